@@ -1,0 +1,33 @@
+# Two commands on a fresh Debian machine (as root, with only Python): `make demo` and `make test`.
+# Each installs what is missing (Debian's chromium, the virtualenv, the project) and is quiet when all is there.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: demo test bench install chromium clean
+
+install: $(CHROMIUM) $(STAMP)
+
+$(CHROMIUM):
+	@echo "Installing Debian's chromium (once)..."
+	@apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+$(STAMP): pyproject.toml
+	@echo "Creating the virtualenv and installing the project (once)..."
+	@python3 -m venv $(VENV) 2>/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null && python3 -m venv $(VENV); }
+	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	@touch $(STAMP)
+
+demo: install
+	@$(VENV)/bin/rpa demo
+
+test: install
+	@$(VENV)/bin/pytest
+
+bench: install
+	@$(PY) -m flows.bench
+
+clean:
+	rm -rf $(VENV) runs evidence

@@ -1,0 +1,147 @@
+"""The ``rpa`` command: the mock portals, the agent's single steps, and (later) flows and reports.
+
+Exit codes: 0 done (a business answer such as "not the holder" is still a done step), 1 the machinery
+failed (a console down, retries exhausted), 2 bad input (nothing was changed).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from loguru import logger
+from pydantic import ValidationError
+from rich.console import Console
+
+from pages.errors import ApplicationError, BusinessError, InvalidInput, RecordNotFound
+
+from flows import agent_steps
+from flows.logs import configure_logging
+from flows.settings import Settings
+from flows.toolkit import Toolkit
+
+app = typer.Typer(help="Robots for the prepaid to postpaid migration over WhatsApp.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+mocks_app = typer.Typer(help="The local mock portals.", no_args_is_help=True)
+step_app = typer.Typer(help="Run one robot step for a ticket and attach its evidence.", no_args_is_help=True)
+app.add_typer(mocks_app, name="mocks")
+app.add_typer(step_app, name="step")
+
+out = Console()
+err = Console(stderr=True)
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        err.print(f"[red]error:[/red] settings are not valid:\n{exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from exc
+
+
+def _run_log(settings: Settings, kind: str) -> Path:
+    run_id = f"{kind}-{uuid.uuid4().hex[:8]}"
+    return settings.run_dir / "logs" / f"{run_id}.jsonl"
+
+
+# ---------------------------------------------------------------------------------------------
+# rpa mocks
+# ---------------------------------------------------------------------------------------------
+@mocks_app.command("serve")
+def mocks_serve(
+    scenario: Annotated[Optional[Path], typer.Option(help="scenario file (YAML or JSON)")] = None,
+    free_ports: Annotated[bool, typer.Option(help="pick free ports instead of 8700-8708")] = False,
+    latency_ms: Annotated[Optional[int], typer.Option(help="server latency per console request")] = None,
+) -> None:
+    """Start every mock portal; prints their addresses as one JSON line, stops on Ctrl-C or SIGTERM."""
+    if scenario is not None and not scenario.is_file():
+        err.print(f"[red]error:[/red] scenario file not found: {scenario}")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    argv = [sys.executable, "-m", "mock_portals"]
+    if scenario is not None:
+        argv += ["--scenario", str(scenario)]
+    if free_ports:
+        argv.append("--free-ports")
+    if latency_ms is not None:
+        argv += ["--latency-ms", str(latency_ms)]
+    sys.stdout.flush()
+    # The mocks are a program of their own (the product never imports them): replace this process,
+    # so Ctrl-C and SIGTERM reach the servers directly.
+    os.execv(sys.executable, argv)
+
+
+# ---------------------------------------------------------------------------------------------
+# rpa step
+# ---------------------------------------------------------------------------------------------
+TicketOption = Annotated[int, typer.Option("--ticket", help="Zendesk ticket number")]
+JsonOption = Annotated[bool, typer.Option("--json", help="print the result as one JSON object")]
+
+
+def _run_step(name: str, as_json: bool, action: Callable[[Toolkit], agent_steps.StepReport]) -> None:
+    settings = load_settings()
+    configure_logging(settings.log_level if not as_json else "WARNING", _run_log(settings, f"step-{name}"))
+    try:
+        with Toolkit(settings) as toolkit:
+            report = action(toolkit)
+    except (InvalidInput, RecordNotFound) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except BusinessError as exc:
+        err.print(f"[red]refused:[/red] {exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except ApplicationError as exc:
+        logger.error("step {} failed: {}", name, exc)
+        err.print(f"[red]failed:[/red] {exc}")
+        raise typer.Exit(EXIT_FAILED) from None
+    if as_json:
+        print(report.model_dump_json())
+        return
+    out.print(f"[bold]{name}[/bold] · ticket {report.ticket}")
+    out.print(report.summary)
+    if report.note is not None:
+        state = "posted" if report.note.posted else "already on the ticket"
+        out.print(f"internal note: {state}")
+    for path in report.evidence_files:
+        out.print(f"evidence: {path}")
+
+
+@step_app.command("preanalysis")
+def step_preanalysis(ticket: TicketOption, as_json: JsonOption = False) -> None:
+    """Planifícate pre-analysis of the ticket's line; screenshot to an internal note."""
+    _run_step("preanalysis", as_json, lambda tk: agent_steps.preanalysis(tk, ticket))
+
+
+@step_app.command("line-status")
+def step_line_status(ticket: TicketOption, as_json: JsonOption = False) -> None:
+    """Qvantel: is the line confirmed, SIM recovered in the last 24 h; screenshot to an internal note."""
+    _run_step("line-status", as_json, lambda tk: agent_steps.line_status(tk, ticket))
+
+
+@step_app.command("confirm-line")
+def step_confirm_line(
+    ticket: TicketOption,
+    acmo: Annotated[Optional[str], typer.Option(help="ACMO code to register (default from settings)")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Qvantel (Televentas Digital): confirm the line's registration and register the ACMO."""
+    _run_step("confirm-line", as_json, lambda tk: agent_steps.confirm_line(tk, ticket, acmo))
+
+
+@app.command("demo")
+def demo() -> None:
+    """Start the mock portals, work the demo ticket end to end, and show where the evidence is."""
+    from flows.demo import run_demo
+
+    raise typer.Exit(run_demo(load_settings(), out))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,72 @@
+"""The control API: load a scenario, read the whole world, inject faults into a portal.
+
+Tests and regression runs drive the mocks through it; no console screen links here.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import FastAPI, HTTPException
+from pydantic import BaseModel, Field
+
+from mock_portals.common import now
+from mock_portals.world import PORTALS, FaultState, Scenario, World
+
+
+class FaultRequest(BaseModel):
+    """Faults for one portal; omitted fields keep their current value."""
+
+    portal: str
+    latency_ms: int | None = Field(None, ge=0)
+    fail_next: int | None = Field(None, ge=0, description="HTTP 500 for the next N requests")
+    expire_sessions: bool = Field(False, description="expire every session of the portal now")
+    maintenance_seconds: float | None = Field(None, ge=0, description="maintenance page for N seconds")
+    late_render_ms: int | None = Field(None, ge=0)
+    modal: bool | None = None
+    rate_limit_next: int | None = Field(None, ge=0)
+
+
+def create_app(world: World) -> FastAPI:
+    app = FastAPI(title="Control de mocks", docs_url=None, redoc_url=None)
+
+    @app.get("/_alive")
+    async def alive() -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.post("/_control/reset")
+    async def reset(scenario: Scenario) -> dict[str, Any]:
+        world.reset(scenario)
+        return {"scenario": scenario.name, "lines": len(scenario.lines), "tickets": len(scenario.tickets)}
+
+    @app.get("/_control/world")
+    async def snapshot() -> dict[str, Any]:
+        return world.snapshot()
+
+    @app.get("/_control/urls")
+    async def urls() -> dict[str, str]:
+        return app.state.urls
+
+    @app.post("/_control/faults")
+    async def faults(request: FaultRequest) -> dict[str, Any]:
+        if request.portal not in PORTALS:
+            raise HTTPException(422, f"unknown portal {request.portal!r}; known: {', '.join(PORTALS)}")
+        fault: FaultState = world.state.faults[request.portal]
+        for name in ("latency_ms", "fail_next", "late_render_ms", "modal", "rate_limit_next"):
+            value = getattr(request, name)
+            if value is not None:
+                setattr(fault, name, value)
+        if request.maintenance_seconds is not None:
+            fault.maintenance_until = now() + timedelta(seconds=request.maintenance_seconds)
+        if request.expire_sessions:
+            world.sessions[request.portal].clear()
+        return {"portal": request.portal, "faults": fault.model_dump(mode="json")}
+
+    @app.delete("/_control/faults")
+    async def clear_faults() -> dict[str, str]:
+        for portal in PORTALS:
+            world.state.faults[portal] = FaultState()
+        return {"faults": "cleared"}
+
+    return app

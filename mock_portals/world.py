@@ -1,0 +1,322 @@
+"""The one shared world behind every mock console: customers, lines, tickets, and what happened to them.
+
+A scenario file (YAML or JSON, schema ``Scenario``) seeds it; every portal reads and changes the same
+``World``, so a line confirmed in Qvantel is confirmed for AR too, and ``GET /_control/world`` shows it
+all. The portals run on one event loop, so handlers change the world without locks.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import unicodedata
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+PORTALS = ("zendesk", "planificate", "qvantel", "ar", "bccs", "contrato", "syshelp", "impuestos")
+LineState = Literal["AC", "FR", "RO", "MP"]
+SimType = Literal["USIM LTE", "3G"]
+LINE_NUMBER = re.compile(r"^[67]\d{7}$")
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --------------------------------------------------------------------------------------------
+# The scenario: what a test or the demo writes
+# --------------------------------------------------------------------------------------------
+class LineSpec(Model):
+    """A mobile line as the consoles know it."""
+
+    number: str = Field(description="8 digits, starting with 6 or 7")
+    holder_name: str
+    holder_ci: str
+    state: LineState = Field("AC", description="Planifícate state: AC active, FR/RO blocked, MP debt elsewhere")
+    other_operator: str | None = Field(None, description="set when the number belongs to another company")
+    sim: SimType = "USIM LTE"
+    confirmed: bool = Field(True, description="registered to its holder in Qvantel")
+    last_sim_recovery: datetime | None = None
+    plan_type: Literal["Prepago", "Pospago"] = "Prepago"
+    plan: str = "Prepago Total"
+    recommended_plans: list[str] | None = Field(
+        default_factory=lambda: ["Mega Plan 69", "Mega Plan 99"],
+        description="plans Planifícate recommends; null means Planifícate gives no result",
+    )
+    acmo: str | None = None
+    billing_name: str | None = None
+    billing_id: str | None = None
+    # What AR decides when asked to migrate this line.
+    ar_outcome: Literal["migrate", "error", "historical_debt"] = "migrate"
+    ar_error_message: str = "Error en Scoring: no se pudo completar la evaluación crediticia (cod. 504)"
+    ar_allowed_plans: list[str] | None = Field(None, description="Scoring's plans; null means all plans")
+    # What the activations analysts answer to a contract of this line, in order of submissions.
+    analyst_answers: list[AnalystAnswer] = Field(default_factory=list)
+
+    @field_validator("number")
+    @classmethod
+    def _line_number(cls, value: str) -> str:
+        if not LINE_NUMBER.match(value):
+            raise ValueError(f"line number {value!r} must be 8 digits starting with 6 or 7")
+        return value
+
+
+class AnalystAnswer(Model):
+    """One answer of the activations analysts to a contract sent for analysis."""
+
+    verdict: Literal["approved", "fixable", "unfixable"]
+    missing_backup: str | None = Field(None, description="for fixable: which backup is missing")
+    reason: str | None = Field(None, description="for unfixable: why")
+
+
+class CustomerSpec(Model):
+    """A person in the billing system."""
+
+    ci: str
+    name: str
+    historical_debt: float = 0.0
+    debt_detail: str = ""
+
+
+class TaxpayerSpec(Model):
+    """An entry of the tax registry (padrón NIT)."""
+
+    nit: str
+    name: str
+    kind: Literal["government", "commercial", "other"]
+    status: str = "ACTIVO HABILITADO"
+
+
+class CommentSpec(Model):
+    """A message already in the WhatsApp conversation when the scenario starts."""
+
+    author: Literal["customer", "bot", "agent"] = "customer"
+    body: str
+    public: bool = True
+
+
+class TicketFieldsSpec(Model):
+    """What the WhatsApp bot (Liza) filled in on the ticket."""
+
+    holder_name: str | None = None
+    holder_ci: str | None = None
+    line: str | None = None
+    city: str | None = None
+    billing_name: str | None = None
+    billing_nit: str | None = None
+
+
+class TicketSpec(Model):
+    id: int
+    subject: str = "Quiero un plan pospago"
+    requester_name: str
+    requester_phone: str
+    status: Literal["new", "open", "pending", "hold", "solved"] = "open"
+    fields: TicketFieldsSpec = Field(default_factory=TicketFieldsSpec)
+    conversation: list[CommentSpec] = Field(default_factory=list)
+    customer: dict[str, Any] | None = Field(
+        None, description="how the simulated customer answers (see the customer simulator)"
+    )
+
+
+class Credentials(Model):
+    user: str = "agente.rpa"
+    password: str = "Clave.2026"
+
+
+class ZendeskAccount(Model):
+    agent_email: str = "rpa@contactcentre.example"
+    api_token: str = "demo-api-token"
+
+
+class Scenario(Model):
+    """A whole seeded world: the schema of the files under ``mock_portals/scenarios/``."""
+
+    name: str = "empty"
+    description: str = ""
+    lines: list[LineSpec] = Field(default_factory=list)
+    customers: list[CustomerSpec] = Field(default_factory=list)
+    taxpayers: list[TaxpayerSpec] = Field(default_factory=list)
+    tickets: list[TicketSpec] = Field(default_factory=list)
+    credentials: Credentials = Field(default_factory=Credentials)
+    zendesk: ZendeskAccount = Field(default_factory=ZendeskAccount)
+    session_idle_seconds: float = Field(900, description="a console session expires after this idle time")
+    latency_ms: int = Field(0, description="server latency added to every console request")
+    token_ttl_seconds: float = Field(600, description="lifetime of an AR token")
+    expectations: dict[str, Any] = Field(default_factory=dict, description="what a regression run checks")
+
+    @classmethod
+    def load(cls, path: str | Path) -> Scenario:
+        """Read a scenario from YAML or JSON; raises ``ValueError`` naming what is wrong."""
+        text = Path(path).read_text(encoding="utf-8")
+        data = yaml.safe_load(text) if str(path).endswith((".yaml", ".yml")) else __import__("json").loads(text)
+        return cls.model_validate(data or {})
+
+
+LineSpec.model_rebuild()
+
+
+# --------------------------------------------------------------------------------------------
+# Runtime records: the world as the portals change it
+# --------------------------------------------------------------------------------------------
+class Line(LineSpec):
+    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+
+    migrated_at: datetime | None = None
+    migrations: int = Field(0, description="how many times AR migrated this line (must never exceed 1)")
+    confirmed_at: datetime | None = None
+
+
+class Attachment(Model):
+    id: int
+    token: str
+    file_name: str
+    content_type: str
+    size: int
+    created_at: datetime = Field(default_factory=utc_now)
+
+
+class Comment(Model):
+    id: int
+    author_id: int
+    body: str
+    html_body: str = ""
+    public: bool = True
+    attachment_ids: list[int] = Field(default_factory=list)
+    created_at: datetime = Field(default_factory=utc_now)
+    via: str = "api"
+
+
+class Ticket(Model):
+    id: int
+    subject: str
+    requester_id: int
+    status: str
+    fields: TicketFieldsSpec
+    custom_fields: dict[int, Any] = Field(default_factory=dict)
+    comments: list[Comment] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    macros_applied: list[str] = Field(default_factory=list, description="macro titles saved on the ticket, in order")
+    created_at: datetime = Field(default_factory=utc_now)
+    updated_at: datetime = Field(default_factory=utc_now)
+    customer: dict[str, Any] | None = None
+
+
+class User(Model):
+    id: int
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    role: Literal["end-user", "agent", "admin"] = "end-user"
+
+
+class Sms(Model):
+    sender: str
+    text: str
+    sent_at: datetime = Field(default_factory=utc_now)
+
+
+class FaultState(Model):
+    """Faults injected into one portal through the control API."""
+
+    latency_ms: int = 0
+    fail_next: int = Field(0, description="answer HTTP 500 to this many next requests")
+    maintenance_until: datetime | None = None
+    late_render_ms: int = Field(0, description="render the key element of each screen late, by script")
+    modal: bool = Field(False, description="show an unexpected 'Aviso del sistema' dialog on each screen")
+    rate_limit_next: int = Field(0, description="Zendesk only: answer 429 to this many next requests")
+
+
+class WorldState(Model):
+    scenario_name: str
+    lines: dict[str, Line] = Field(default_factory=dict)
+    customers: dict[str, CustomerSpec] = Field(default_factory=dict)
+    taxpayers: dict[str, TaxpayerSpec] = Field(default_factory=dict)
+    users: dict[int, User] = Field(default_factory=dict)
+    tickets: dict[int, Ticket] = Field(default_factory=dict)
+    attachments: dict[int, Attachment] = Field(default_factory=dict)
+    sms: dict[str, list[Sms]] = Field(default_factory=dict)
+    # Consoles added by later features keep their records here, keyed by console name.
+    records: dict[str, Any] = Field(default_factory=dict)
+    faults: dict[str, FaultState] = Field(default_factory=lambda: {p: FaultState() for p in PORTALS})
+    requests: dict[str, int] = Field(default_factory=lambda: {p: 0 for p in PORTALS},
+                                     description="HTTP requests each portal answered (tests count retries)")
+
+
+AGENT_USER_ID = 1
+BOT_USER_ID = 2
+
+
+def tag_of(option_name: str) -> str:
+    """Zendesk's tag for a drop-down option: lower case, no accents, '::' as '__', spaces as '_'."""
+    plain = unicodedata.normalize("NFKD", option_name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9_]+", "_", plain.lower().replace("::", "__")).strip("_")
+
+
+class World:
+    """The mutable world every portal shares, plus the bytes the JSON state does not hold."""
+
+    def __init__(self, scenario: Scenario | None = None) -> None:
+        self.reset(scenario or Scenario())
+
+    def reset(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self._ids = itertools.count(1000)
+        self.blobs: dict[int, bytes] = {}
+        # session id -> last time seen, per portal
+        self.sessions: dict[str, dict[str, datetime]] = {p: {} for p in PORTALS}
+        state = WorldState(scenario_name=scenario.name)
+        for spec in scenario.lines:
+            state.lines[spec.number] = Line(**spec.model_dump())
+        for customer in scenario.customers:
+            state.customers[customer.ci] = customer
+        for taxpayer in scenario.taxpayers:
+            state.taxpayers[taxpayer.nit] = taxpayer
+        state.users[AGENT_USER_ID] = User(
+            id=AGENT_USER_ID, name="Robot RPA", email=scenario.zendesk.agent_email, role="agent"
+        )
+        state.users[BOT_USER_ID] = User(id=BOT_USER_ID, name="Liza", role="agent")
+        self.state = state
+        for spec in scenario.tickets:
+            self._seed_ticket(spec)
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    def _seed_ticket(self, spec: TicketSpec) -> None:
+        requester = User(id=self.next_id(), name=spec.requester_name, phone=spec.requester_phone)
+        self.state.users[requester.id] = requester
+        ticket = Ticket(
+            id=spec.id, subject=spec.subject, requester_id=requester.id, status=spec.status,
+            fields=spec.fields, customer=spec.customer,
+        )
+        self.state.tickets[spec.id] = ticket
+        for message in spec.conversation:
+            author = {"customer": requester.id, "bot": BOT_USER_ID, "agent": AGENT_USER_ID}[message.author]
+            self.add_comment(ticket, author_id=author, body=message.body, public=message.public, via="whatsapp")
+
+    def add_comment(self, ticket: Ticket, *, author_id: int, body: str, public: bool,
+                    attachment_ids: list[int] | None = None, via: str = "api") -> Comment:
+        comment = Comment(id=self.next_id(), author_id=author_id, body=body, public=public,
+                          attachment_ids=attachment_ids or [], via=via)
+        ticket.comments.append(comment)
+        ticket.updated_at = utc_now()
+        return comment
+
+    def add_blob(self, file_name: str, content_type: str, content: bytes, token: str) -> Attachment:
+        attachment = Attachment(id=self.next_id(), token=token, file_name=file_name,
+                                content_type=content_type, size=len(content))
+        self.state.attachments[attachment.id] = attachment
+        self.blobs[attachment.id] = content
+        return attachment
+
+    def snapshot(self) -> dict[str, Any]:
+        return self.state.model_dump(mode="json")

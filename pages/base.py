@@ -1,0 +1,136 @@
+"""What every legacy console page has in common: its login form, navigation, and the error boundary.
+
+All consoles here are server-rendered: a click on a form's button loads a new document. Each navigation
+is checked the same way: a 5xx or maintenance answer is ``PortalUnavailable``, landing on the login page
+when we did not ask for it is ``SessionExpired``. Playwright's exceptions never leave this layer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Locator, Page, Response
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
+
+from pages.errors import (
+    CredentialsRejected,
+    PortalTimeout,
+    PortalUnavailable,
+    SessionExpired,
+    UnexpectedScreen,
+)
+
+T = TypeVar("T")
+
+_UNREACHABLE = re.compile(r"net::ERR_(CONNECTION_REFUSED|CONNECTION_RESET|EMPTY_RESPONSE|ADDRESS_UNREACHABLE|CONNECTION_CLOSED)")
+
+
+@contextlib.asynccontextmanager
+async def playwright_errors(portal: str, doing: str) -> AsyncIterator[None]:
+    """Turn Playwright's exceptions raised while ``doing`` something into our error tree."""
+    try:
+        yield
+    except PlaywrightTimeoutError as exc:
+        raise PortalTimeout(f"timed out while {doing}", portal=portal) from exc
+    except PlaywrightError as exc:
+        text = str(exc)
+        if _UNREACHABLE.search(text):
+            raise PortalUnavailable(f"console unreachable while {doing}", portal=portal) from exc
+        if "Target page, context or browser has been closed" in text or "Target closed" in text:
+            raise PortalUnavailable(f"browser closed while {doing}", portal=portal) from exc
+        raise UnexpectedScreen(f"browser error while {doing}: {text.splitlines()[0]}", portal=portal) from exc
+
+
+class ConsolePage:
+    """Base of the console page objects: login, open a screen, submit a form, take a screenshot."""
+
+    #: Short name of the console, used in errors and evidence.
+    portal: str = "console"
+    #: Path of the console's login page.
+    login_path: str = "/login"
+
+    def __init__(self, page: Page, base_url: str) -> None:
+        self.page = page
+        self.base_url = base_url.rstrip("/")
+        self.username_input = page.get_by_label("Usuario")
+        self.password_input = page.get_by_label("Contraseña")
+        self.login_button = page.get_by_role("button", name="Ingresar")
+        self.login_error = page.get_by_role("alert")
+        self.notice_dialog = page.get_by_role("dialog", name="Aviso del sistema")
+        self.notice_accept = self.notice_dialog.get_by_role("button", name="Aceptar")
+
+    # -- the boundary -------------------------------------------------------------------------
+    async def _guarded(self, doing: str, action: Callable[[], Awaitable[T]]) -> T:
+        async with playwright_errors(self.portal, doing):
+            return await action()
+
+    def _check_document(self, response: Response | None, doing: str, *, expect_login: bool = False) -> None:
+        """Classify the document a navigation ended on."""
+        if response is not None and response.status >= 500:
+            kind = "maintenance" if response.status == 503 else f"HTTP {response.status}"
+            raise PortalUnavailable(f"{kind} while {doing}", portal=self.portal)
+        on_login = urlsplit(self.page.url).path.rstrip("/") == self.login_path.rstrip("/")
+        if on_login and not expect_login:
+            raise SessionExpired(f"sent back to the login page while {doing}", portal=self.portal)
+
+    async def open(self, path: str, doing: str | None = None) -> None:
+        """Load a screen of the console by its path."""
+        doing = doing or f"opening {path}"
+        response = await self._guarded(doing, lambda: self.page.goto(self.base_url + path))
+        self._check_document(response, doing)
+
+    async def submit(self, button: Locator, doing: str, *, expect_login: bool = False) -> None:
+        """Click a button that posts a form, and check the document that comes back."""
+
+        async def click_and_wait() -> Response | None:
+            async with self.page.expect_navigation() as navigation:
+                await button.click()
+            return await navigation.value
+
+        response = await self._guarded(doing, click_and_wait)
+        self._check_document(response, doing, expect_login=expect_login)
+
+    # -- verbs shared by every console --------------------------------------------------------
+    async def login(self, user: str, password: str) -> None:
+        """Log in through the console's own login form."""
+        response = await self._guarded(
+            "opening the login page", lambda: self.page.goto(self.base_url + self.login_path)
+        )
+        self._check_document(response, "opening the login page", expect_login=True)
+        await self._guarded("typing the user", lambda: self.username_input.fill(user))
+        await self._guarded("typing the password", lambda: self.password_input.fill(password))
+        await self.submit(self.login_button, "logging in", expect_login=True)
+        if urlsplit(self.page.url).path.rstrip("/") == self.login_path.rstrip("/"):
+            raise CredentialsRejected("the console refused the configured user or password", portal=self.portal)
+
+    async def dismiss_notices_automatically(self) -> None:
+        """Close the console's 'Aviso del sistema' dialog whenever it pops up over a screen.
+
+        Legacy consoles show such notices at random; Playwright runs this handler before any action
+        the dialog would block, so the page objects' verbs never see it.
+        """
+
+        async def accept(_: Locator) -> None:
+            await self.notice_accept.click()
+
+        await self._guarded(
+            "installing the notice handler", lambda: self.page.add_locator_handler(self.notice_dialog, accept)
+        )
+
+    async def read_fields(self, table: Locator, doing: str) -> dict[str, str]:
+        """A two-column table (header cell, value cell) as label -> value, read in one round trip."""
+        texts = await self._guarded(doing, lambda: table.get_by_role("row").all_inner_texts())
+        fields = {}
+        for text in texts:
+            label, _, value = text.partition("\t")
+            fields[label.strip()] = value.strip()
+        return fields
+
+    async def screenshot(self) -> bytes:
+        """A PNG of the whole screen as the agent would see it."""
+        return await self._guarded("taking a screenshot", lambda: self.page.screenshot(full_page=True))

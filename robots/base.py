@@ -1,0 +1,57 @@
+"""What every console robot shares: a logged-in session, a retry policy, and line-number checks."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, field_validator
+
+from pages.base import ConsolePage
+from pages.errors import InvalidInput
+from robots.retry import RetryPolicy
+from robots.sessions import PortalSession
+
+T = TypeVar("T")
+C = TypeVar("C", bound=ConsolePage)
+
+LINE_NUMBER = re.compile(r"^[67]\d{7}$")
+
+
+def valid_line(value: str) -> str:
+    """A Bolivian mobile number: 8 digits starting with 6 or 7 (spaces and dashes are dropped)."""
+    number = re.sub(r"[\s-]", "", str(value or ""))
+    if not LINE_NUMBER.match(number):
+        raise InvalidInput(f"{value!r} is not a mobile line number (8 digits starting with 6 or 7)")
+    return number
+
+
+class LineRequest(BaseModel):
+    """Input of a step about one line."""
+
+    line: str
+
+    @field_validator("line")
+    @classmethod
+    def _line(cls, value: str) -> str:
+        try:
+            return valid_line(value)
+        except InvalidInput as exc:
+            raise ValueError(exc.message) from exc
+
+
+class ConsoleRobot(Generic[C]):
+    """Base of the console robots: runs page work in the console's session under a retry policy."""
+
+    def __init__(self, session: PortalSession[C], policy: RetryPolicy) -> None:
+        self.session = session
+        self.policy = policy
+
+    @property
+    def portal(self) -> str:
+        return self.session.portal
+
+    def _run(self, work: Callable[[C], Awaitable[T]]) -> T:
+        """Run ``work`` on the logged-in console, retrying application errors per the policy."""
+        return self.policy.call(lambda: self.session.host.run(self.session.use(work)))

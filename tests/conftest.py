@@ -1,0 +1,90 @@
+"""Shared fixtures: the real mock portals on loopback, one Chromium, and fast retry timings.
+
+The mock servers start once per test session on free ports; ``world`` resets them to a scenario before
+each test that asks for it. pytest-playwright's own ``browser``/``context``/``page`` fixtures launch the
+same Debian Chromium the robots use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from mock_portals.server import MockServers
+from mock_portals.world import Scenario
+from pages.browser import BrowserOptions
+from robots.retry import RetryTiming, console_step, zendesk_call
+from robots.sessions import BrowserHost, PortalAccess
+
+FAST_RETRIES = RetryTiming(attempts=4, max_seconds=20, first_wait_seconds=0.01, max_wait_seconds=0.05)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args() -> dict[str, Any]:
+    """pytest-playwright launches Debian's Chromium with the closed-network flags, like the robots."""
+    return BrowserOptions().launch_kwargs()
+
+
+@pytest.fixture(scope="session")
+def mocks() -> Iterator[MockServers]:
+    servers = MockServers(Scenario()).start_in_thread()
+    yield servers
+    servers.stop_thread()
+
+
+@pytest.fixture
+def load_scenario(mocks: MockServers) -> Callable[[Scenario | dict], Scenario]:
+    """Reset the mock world to a scenario (a ``Scenario`` or its dict) through the control API."""
+
+    def load(scenario: Scenario | dict) -> Scenario:
+        model = scenario if isinstance(scenario, Scenario) else Scenario.model_validate(scenario)
+        response = httpx.post(mocks.urls["control"] + "/_control/reset", json=model.model_dump(mode="json"))
+        response.raise_for_status()
+        return model
+
+    return load
+
+
+@pytest.fixture
+def faults(mocks: MockServers) -> Iterator[Callable[..., dict]]:
+    """Inject faults into a portal: ``faults("qvantel", fail_next=3)``; all are cleared after the test."""
+
+    def inject(portal: str, **fault: Any) -> dict:
+        response = httpx.post(mocks.urls["control"] + "/_control/faults", json={"portal": portal, **fault})
+        response.raise_for_status()
+        return response.json()
+
+    yield inject
+    httpx.delete(mocks.urls["control"] + "/_control/faults")
+
+
+@pytest.fixture
+def world_state(mocks: MockServers) -> Callable[[], dict]:
+    """The whole mock world as JSON, read through the control API."""
+    return lambda: httpx.get(mocks.urls["control"] + "/_control/world").json()
+
+
+@pytest.fixture(scope="session")
+def browser_host() -> Iterator[BrowserHost]:
+    host = BrowserHost(BrowserOptions())
+    yield host
+    host.close()
+
+
+@pytest.fixture
+def access(mocks: MockServers) -> Callable[[str], PortalAccess]:
+    """The demo credentials of a mock console."""
+    return lambda portal: PortalAccess(base_url=mocks.urls[portal], user="agente.rpa", password="Clave.2026")
+
+
+@pytest.fixture
+def console_policy():
+    return console_step(FAST_RETRIES)
+
+
+@pytest.fixture
+def zendesk_policy():
+    return zendesk_call(FAST_RETRIES)
