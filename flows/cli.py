@@ -7,6 +7,7 @@ failed (a console down, retries exhausted), 2 bad input (nothing was changed).
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import uuid
 from collections.abc import Callable
@@ -17,20 +18,25 @@ import typer
 from loguru import logger
 from pydantic import ValidationError
 from rich.console import Console
+from rich.table import Table
 
 from pages.errors import ApplicationError, BusinessError, InvalidInput, RecordNotFound
 
-from flows import agent_steps
+from flows import agent_steps, engine, operations
 from flows.logs import configure_logging
+from flows.run_store import RunStore
 from flows.settings import Settings
 from flows.toolkit import Toolkit
+from flows.worker import Worker
 
 app = typer.Typer(help="Robots for the prepaid to postpaid migration over WhatsApp.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 mocks_app = typer.Typer(help="The local mock portals.", no_args_is_help=True)
 step_app = typer.Typer(help="Run one robot step for a ticket and attach its evidence.", no_args_is_help=True)
+flow_app = typer.Typer(help="Whole migrations as durable flows.", no_args_is_help=True)
 app.add_typer(mocks_app, name="mocks")
 app.add_typer(step_app, name="step")
+app.add_typer(flow_app, name="flow")
 
 out = Console()
 err = Console(stderr=True)
@@ -133,6 +139,122 @@ def step_confirm_line(
 ) -> None:
     """Qvantel (Televentas Digital): confirm the line's registration and register the ACMO."""
     _run_step("confirm-line", as_json, lambda tk: agent_steps.confirm_line(tk, ticket, acmo))
+
+
+# ---------------------------------------------------------------------------------------------
+# rpa flow / rpa worker
+# ---------------------------------------------------------------------------------------------
+def _flow_command(action: Callable[[Settings], None]) -> None:
+    """Run a flow command with clear messages: bad input exits 2, machinery failures exit 1."""
+    settings = load_settings()
+    configure_logging("WARNING", None)
+    try:
+        action(settings)
+    except (InvalidInput, RecordNotFound) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except ApplicationError as exc:
+        err.print(f"[red]failed:[/red] {exc}")
+        raise typer.Exit(EXIT_FAILED) from None
+
+
+@flow_app.command("start")
+def flow_start(
+    kind: Annotated[str, typer.Argument(help="the flow: migration")],
+    ticket: TicketOption,
+) -> None:
+    """Start the flow of a ticket (again: the same flow; one flow per ticket). `rpa worker` runs it."""
+
+    def action(settings: Settings) -> None:
+        with Toolkit(settings) as toolkit:
+            flow_id = operations.start(engine.client(settings), toolkit.zendesk, ticket, kind)
+        out.print(f"flow {flow_id} queued; `rpa worker` runs it, `rpa flow status --ticket {ticket}` follows it")
+
+    _flow_command(action)
+
+
+@flow_app.command("status")
+def flow_status(ticket: TicketOption, as_json: JsonOption = False) -> None:
+    """Where a ticket's flow is: activity, what it waits for, its steps and outcome."""
+
+    def action(settings: Settings) -> None:
+        view = operations.status(engine.client(settings), RunStore(settings.store_url()), ticket)
+        if as_json:
+            print(view.model_dump_json())
+            return
+        run = view.run
+        out.print(f"[bold]{view.flow_id}[/bold] · {view.engine_status}"
+                  + (f" · {run.state} · {run.activity or '-'}" if run else ""))
+        if run and run.waiting_for:
+            out.print(f"waiting for: {run.waiting_for}")
+        if run and run.outcome:
+            out.print(f"outcome: {run.outcome}")
+        if run and run.error:
+            out.print(f"[red]error:[/red] {run.error}")
+        table = Table("#", "step", "activity", "seconds", "attempts", "outcome", "evidence")
+        for step in view.steps:
+            table.add_row(str(step.seq), step.name, step.activity or "", f"{step.seconds or 0:.2f}",
+                          str(step.attempts), step.outcome or "…", str(len(step.evidence)))
+        out.print(table)
+
+    _flow_command(action)
+
+
+@flow_app.command("list")
+def flow_list() -> None:
+    """Every flow this run store knows, newest first."""
+
+    def action(settings: Settings) -> None:
+        table = Table("flow", "ticket", "state", "activity", "waiting for", "outcome", "updated")
+        for run in RunStore(settings.store_url()).flows():
+            table.add_row(run.flow_id, str(run.ticket_id), run.state, run.activity or "", run.waiting_for or "",
+                          run.outcome or "", f"{run.updated_at:%Y-%m-%d %H:%M:%S}")
+        out.print(table)
+
+    _flow_command(action)
+
+
+@flow_app.command("send")
+def flow_send(
+    ticket: TicketOption,
+    kind: Annotated[str, typer.Argument(help="customer | token | approve | reject | analyst")],
+    value: Annotated[Optional[str], typer.Argument(help="the text, code or reason")] = None,
+) -> None:
+    """Hand a message to a ticket's waiting flow (the worker also forwards ticket comments by itself)."""
+
+    def action(settings: Settings) -> None:
+        operations.send(engine.client(settings), ticket, kind, value)
+        out.print(f"sent {kind} to the flow of ticket {ticket}")
+
+    _flow_command(action)
+
+
+@flow_app.command("retry")
+def flow_retry(ticket: TicketOption) -> None:
+    """Run a failed flow again from the step that failed."""
+
+    def action(settings: Settings) -> None:
+        step = operations.retry(engine.client(settings), RunStore(settings.store_url()), ticket)
+        out.print(f"flow of ticket {ticket} queued again from step {step}")
+
+    _flow_command(action)
+
+
+@app.command("worker")
+def worker() -> None:
+    """Run flows until stopped (Ctrl-C or SIGTERM); the state lives in the run folder or RPA_DATABASE_URL."""
+    settings = load_settings()
+    configure_logging(settings.log_level, _run_log(settings, "worker"))
+    runner = Worker(settings)
+    signal.signal(signal.SIGTERM, lambda *_: runner.stop())
+    runner.start()
+    out.print(f"worker {settings.executor_id} running; Ctrl-C stops it")
+    try:
+        runner.run_until_stopped()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runner.close()
 
 
 @app.command("demo")

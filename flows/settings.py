@@ -8,6 +8,7 @@ sets every URL and secret.
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr
@@ -30,10 +31,13 @@ def _mock(port: int) -> PortalAccess:
 class ProcessTimings(BaseModel):
     """Durations of the process (seconds); tests shrink them to fractions of a second."""
 
-    customer_reply_seconds: float = Field(1800, description="wait for the customer before following up")
-    token_ttl_seconds: float = Field(600, description="an AR token's lifetime (about 10 minutes)")
-    analyst_reply_seconds: float = Field(86400, description="wait for the activations analysts")
+    customer_reply_seconds: float = Field(1800, description="wait for the customer before following up (30 min)")
+    token_reply_seconds: float = Field(600, description="wait for the customer's token (its ~10 min lifetime)")
+    analyst_reply_seconds: float = Field(172800, description="wait for the activations analysts")
+    analyst_poll_seconds: float = Field(60, description="how often the analysts' task inbox is read")
     agent_review_seconds: float = Field(86400, description="wait for a person to approve CI photos and selfie")
+    watch_interval_seconds: float = Field(5, description="how often the worker reads waiting tickets")
+    max_tokens: int = Field(2, description="tokens sent before *Tocken: Cliente no contesta* (7.4)")
 
 
 class Settings(BaseSettings):
@@ -61,10 +65,31 @@ class Settings(BaseSettings):
     retry: RetryTiming = Field(default_factory=RetryTiming)
     process: ProcessTimings = Field(default_factory=ProcessTimings)
 
+    database_url: str | None = Field(None, description="Postgres URL for many workers; default SQLite")
+    executor_id: str = Field(default_factory=socket.gethostname,
+                             description="this worker machine's stable name")
+    application_version: str = Field("migration-1", description="pinned so waiting flows survive upgrades")
+    flows_per_worker: int = Field(200, description="flows one worker runs at once (waiting ones count)")
+    trace_failed_steps: bool = Field(True, description="keep a Playwright trace of a failed step")
+
     acmo_code: str = Field("ACMO-TVD-RPA", description="code registered as ACMO when confirming a line")
     evidence_dir: Path = Path("evidence")
     run_dir: Path = Path("runs")
     log_level: str = "INFO"
+
+    def system_database_url(self) -> str:
+        """Where DBOS keeps flow state: the shared Postgres, or a SQLite file in the run folder."""
+        if self.database_url:
+            return self.database_url
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(self.run_dir / 'flows.sqlite').resolve()}"
+
+    def store_url(self) -> str:
+        """Where the run store keeps its tables: the same Postgres, or its own SQLite file."""
+        if self.database_url:
+            return self.database_url
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(self.run_dir / 'store.sqlite').resolve()}"
 
     def portal(self, name: str) -> PortalAccess:
         access = getattr(self, name, None)

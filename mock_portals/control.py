@@ -1,4 +1,4 @@
-"""The control API: load a scenario, read the whole world, inject faults into a portal.
+"""The control API: load a scenario, read the whole world, inject faults into a portal, speak as a customer.
 
 Tests and regression runs drive the mocks through it; no console screen links here.
 """
@@ -12,6 +12,7 @@ from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, Field
 
 from mock_portals.common import now
+from mock_portals.customer import customer_says
 from mock_portals.world import PORTALS, FaultState, Scenario, World
 
 
@@ -26,6 +27,13 @@ class FaultRequest(BaseModel):
     late_render_ms: int | None = Field(None, ge=0)
     modal: bool | None = None
     rate_limit_next: int | None = Field(None, ge=0)
+
+
+class CustomerMessage(BaseModel):
+    """A WhatsApp message of a ticket's requester, typed by hand (the demo, or a test)."""
+
+    body: str = Field(min_length=1)
+    documents: bool = Field(False, description="attach the CI photos and the selfie, like a scripted customer")
 
 
 def create_app(world: World) -> FastAPI:
@@ -43,6 +51,21 @@ def create_app(world: World) -> FastAPI:
     @app.get("/_control/world")
     async def snapshot() -> dict[str, Any]:
         return world.snapshot()
+
+    @app.get("/_control/sms/{line}")
+    async def sms_inbox(line: str) -> dict[str, Any]:
+        """The SMS a line's phone received (AR's tokens among them), newest last."""
+        messages = world.state.sms.get(line, [])
+        return {"line": line, "messages": [m.model_dump(mode="json") for m in messages]}
+
+    @app.post("/_control/tickets/{ticket_id}/customer_message")
+    async def customer_message(ticket_id: int, message: CustomerMessage) -> dict[str, Any]:
+        ticket = world.state.tickets.get(ticket_id)
+        if ticket is None:
+            raise HTTPException(404, f"no ticket {ticket_id}")
+        comment = customer_says(world, ticket, message.body, documents=message.documents)
+        return {"ticket": ticket_id, "comment_id": comment.id, "attachment_ids": comment.attachment_ids,
+                "status": ticket.status}
 
     @app.get("/_control/urls")
     async def urls() -> dict[str, str]:

@@ -19,6 +19,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
+from mock_portals.customer import CustomerSimulator
 from mock_portals.world import Scenario, World
 
 #: Console name -> "module:factory" building its FastAPI app from the world.
@@ -78,11 +79,18 @@ class MockServers:
         return servers
 
     async def serve(self) -> None:
-        """Serve until ``stop`` is called (or the task is cancelled)."""
+        """Serve until ``stop`` is called (or the task is cancelled), with the scripted customers answering."""
         self._servers = self._build()
         for server in self._servers:
             server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-        await asyncio.gather(*(server.serve() for server in self._servers))
+        # On this loop, like the servers: the world is only ever changed from here.
+        customers = asyncio.create_task(CustomerSimulator(self.world).run(), name="customer-simulator")
+        try:
+            await asyncio.gather(*(server.serve() for server in self._servers))
+        finally:
+            customers.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await customers
 
     def stop(self) -> None:
         for server in self._servers:

@@ -3,6 +3,20 @@
 A scenario file (YAML or JSON, schema ``Scenario``) seeds it; every portal reads and changes the same
 ``World``, so a line confirmed in Qvantel is confirmed for AR too, and ``GET /_control/world`` shows it
 all. The portals run on one event loop, so handlers change the world without locks.
+
+A ticket may carry a ``customer`` script (``CustomerScript``): how the person on WhatsApp answers each
+macro the agent applies (text, CI photos and selfie, the SMS token on time, late or mistyped, or
+nothing), and how the supervisor answers a request to review the documents. The simulator in
+``mock_portals.customer`` plays it on the servers' event loop. Example, in a scenario's ticket::
+
+    customer:
+      delay_seconds: 0.2                       # default wait before each answer
+      replies:                                 # key: the macro's short name (mock_portals.customer.MACROS)
+        primer_contacto: [{silent: true}, {text: "Sí, soy yo"}]   # one entry per application; last repeats
+        oferta: {text: "Quiero el Mega Plan 69", documents: true}
+        tyc: {text: "ACEPTO"}
+        sms_ar: {token: on_time}               # on_time | late | mistyped | silent
+      reviewer: approve                        # approve | reject | silent, or a list, one per request
 """
 
 from __future__ import annotations
@@ -15,7 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 PORTALS = ("zendesk", "planificate", "qvantel", "ar", "bccs", "contrato", "syshelp", "impuestos")
 LineState = Literal["AC", "FR", "RO", "MP"]
@@ -114,6 +128,87 @@ class TicketFieldsSpec(Model):
     billing_nit: str | None = None
 
 
+TokenMode = Literal["on_time", "late", "mistyped", "silent"]
+ReviewDecision = Literal["approve", "reject", "silent"]
+
+
+class CustomerReply(Model):
+    """The customer's answer to one application of a macro; ``{silent: true}`` answers nothing."""
+
+    silent: bool = False
+    text: str | None = Field(None, description="the WhatsApp message; with token, '{token}' marks where the code "
+                                               "goes (else the code follows the text)")
+    documents: bool = Field(False, description="attach ci_anverso.png, ci_reverso.png and selfie_ci.png")
+    token: TokenMode | None = Field(
+        None, description="send back the code of the newest SMS from 7371 on the line: on time, once expired "
+                          "(token_ttl_seconds + 0.5 s after it was sent), with one character changed, or not at all",
+    )
+    delay_seconds: float | None = Field(None, ge=0, description="overrides the script's delay_seconds")
+
+    @model_validator(mode="after")
+    def _says_something_or_is_silent(self) -> CustomerReply:
+        says = self.text is not None or self.documents or self.token is not None
+        if self.silent and says:
+            raise ValueError("a silent reply cannot also have text, documents or token")
+        if not self.silent and not says:
+            raise ValueError("a reply needs text, documents or token, or silent: true")
+        return self
+
+
+class ReviewerAnswer(Model):
+    """The supervisor's answer to one request to review the CI photos and selfie."""
+
+    decision: ReviewDecision
+    reason: str = Field("La selfie no muestra la seña solicitada.", description="the 'Motivo' of a reject")
+    delay_seconds: float | None = Field(None, ge=0, description="overrides the script's delay_seconds")
+
+
+class CustomerScript(Model):
+    """How the simulated customer (and the supervisor reviewing documents) answers on one ticket."""
+
+    delay_seconds: float = Field(0.2, ge=0, description="default wait before each answer")
+    replies: dict[str, list[CustomerReply]] = Field(
+        default_factory=dict,
+        description="macro short name -> one reply or a list, one per application (the last repeats); "
+                    "a macro with no entry gets no answer",
+    )
+    reviewer: list[ReviewerAnswer] = Field(
+        default_factory=lambda: [ReviewerAnswer(decision="silent")],
+        description="approve | reject | silent, or a list of them (or of {decision, reason}), one per request",
+    )
+    document_name: str | None = Field(None, description="name on the CI photos; default the ticket's holder")
+    document_ci: str | None = Field(None, description="CI on the photos; another person's plays 'not the holder'")
+    line: str | None = Field(None, description="whose SMS inbox holds the token; default the ticket's line")
+    sms_wait_seconds: float = Field(5, ge=0, description="how long to wait for a new SMS before giving up")
+
+    @field_validator("replies", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: item if isinstance(item, list) else [item] for key, item in value.items()}
+        return value
+
+    @field_validator("replies")
+    @classmethod
+    def _known_macros(cls, value: dict[str, list[CustomerReply]]) -> dict[str, list[CustomerReply]]:
+        # The short-name table lives with the simulator that uses it, which imports this module.
+        from mock_portals.customer import REPLY_KEYS
+
+        unknown = sorted(set(value) - set(REPLY_KEYS))
+        if unknown:
+            raise ValueError(f"unknown macro short name(s) {', '.join(unknown)}; known: {', '.join(REPLY_KEYS)}")
+        empty = sorted(key for key, replies in value.items() if not replies)
+        if empty:
+            raise ValueError(f"empty reply list for {', '.join(empty)}")
+        return value
+
+    @field_validator("reviewer", mode="before")
+    @classmethod
+    def _reviewer_shorthand(cls, value: Any) -> Any:
+        items = value if isinstance(value, list) else [value]
+        return [{"decision": item} if isinstance(item, str) else item for item in items]
+
+
 class TicketSpec(Model):
     id: int
     subject: str = "Quiero un plan pospago"
@@ -122,8 +217,8 @@ class TicketSpec(Model):
     status: Literal["new", "open", "pending", "hold", "solved"] = "open"
     fields: TicketFieldsSpec = Field(default_factory=TicketFieldsSpec)
     conversation: list[CommentSpec] = Field(default_factory=list)
-    customer: dict[str, Any] | None = Field(
-        None, description="how the simulated customer answers (see the customer simulator)"
+    customer: CustomerScript | None = Field(
+        None, description="how the simulated customer answers (played by mock_portals.customer)"
     )
 
 
@@ -207,7 +302,7 @@ class Ticket(Model):
     macros_applied: list[str] = Field(default_factory=list, description="macro titles saved on the ticket, in order")
     created_at: datetime = Field(default_factory=utc_now)
     updated_at: datetime = Field(default_factory=utc_now)
-    customer: dict[str, Any] | None = None
+    customer: CustomerScript | None = None
 
 
 class User(Model):

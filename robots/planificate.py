@@ -56,7 +56,7 @@ class PreanalysisResult(BaseModel):
 
     def summary(self) -> str:
         if not self.found:
-            return f"Planifícate: sin resultados para la línea (política 'Sin requisitos sin subsidio')"
+            return "Planifícate: sin resultados para la línea (política 'Sin requisitos sin subsidio')"
         plans = ", ".join(self.recommended_plans) or "-"
         return (f"Planifícate: estado {self.state}, SIM {self.sim}, operador {self.operator}, "
                 f"planes recomendados: {plans}")

@@ -8,6 +8,7 @@ Policies are applied where robot steps are called, never on page methods.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -27,6 +28,10 @@ from tenacity.wait import wait_base
 from pages.errors import RateLimited, RPAError
 
 T = TypeVar("T")
+
+#: Retries made by policy calls in the current thread of work; the flow runner resets and reads it
+#: around each step to report how many attempts the step took.
+retries_made: ContextVar[int] = ContextVar("retries_made", default=0)
 
 
 class RetryTiming(BaseModel):
@@ -57,6 +62,7 @@ class _wait_retry_after(wait_base):
 
 
 def _log_retry(retry_state: RetryCallState) -> None:
+    retries_made.set(retries_made.get() + 1)
     exc = retry_state.outcome.exception() if retry_state.outcome else None
     logger.warning("attempt {} failed: {}; retrying", retry_state.attempt_number, exc)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -119,7 +120,14 @@ class BrowserHost:
 
 
 class PortalSession(Generic[C]):
-    """A logged-in browser context on one console, reused by every step that needs that console."""
+    """A logged-in browser context on one console, shared by every flow of the process that needs it.
+
+    The context holds the login (its cookies); each concurrent user gets a page of its own from a small
+    pool, so flows running side by side share one login without sharing a page. With ``trace`` on, the
+    context records a Playwright trace (DOM snapshots) of the latest action, so a failed step can leave
+    it behind; recording is paused while the login form is filled, so no password reaches a trace.
+    Under concurrent use a trace may also show the other flows' work on the same console.
+    """
 
     def __init__(
         self,
@@ -127,80 +135,114 @@ class PortalSession(Generic[C]):
         console: type[C],
         access: PortalAccess,
         timeouts: Timeouts | None = None,
+        *,
+        trace: bool = False,
     ) -> None:
         self.host = host
         self.console_type = console
         self.access = access
         self.timeouts = timeouts or Timeouts()
         self.portal = console.portal
+        self.trace = trace
         self.logins = 0
+        self.last_used = 0.0
         self._context: BrowserContext | None = None
-        self._console: C | None = None
-        self._logged_in = False
-        self._lock: asyncio.Lock | None = None
-        self._tracing = False
+        self._idle: list[C] = []
+        self._active = 0
+        self._last: C | None = None
+        self._login_generation = 0
+        self._login_lock: asyncio.Lock | None = None
+        self._setup_lock: asyncio.Lock | None = None
 
-    async def _ensure_console(self) -> C:
-        if self._console is None or self._console.page.is_closed():
-            self._context = await self.host.new_context()
-            self._context.set_default_timeout(self.timeouts.action_ms)
-            self._context.set_default_navigation_timeout(self.timeouts.navigation_ms)
-            page = await self._context.new_page()
-            self._console = self.console_type(page, self.access.base_url)
-            await self._console.dismiss_notices_automatically()
-            self._logged_in = False
-        return self._console
+    async def _ensure_context(self) -> BrowserContext:
+        if self._setup_lock is None:
+            self._setup_lock = asyncio.Lock()
+            self._login_lock = asyncio.Lock()
+        async with self._setup_lock:
+            if self._context is None:
+                context = await self.host.new_context()
+                context.set_default_timeout(self.timeouts.action_ms)
+                context.set_default_navigation_timeout(self.timeouts.navigation_ms)
+                if self.trace:
+                    await context.tracing.start(snapshots=True, screenshots=False)
+                    await context.tracing.start_chunk()
+                self._context = context
+                self._idle = []
+                self._login_generation = 0
+            return self._context
 
-    async def _login(self, console: C) -> None:
-        # The password must never reach a recorded trace: tracing is paused around the login form.
-        tracing = self._context is not None and self._tracing
-        if tracing:
-            await self._context.tracing.stop_chunk(path=None)
-        try:
-            await console.login(self.access.user, self.access.password.get_secret_value())
-        finally:
-            if tracing:
-                await self._context.tracing.start_chunk()
-        self._logged_in = True
-        self.logins += 1
-        logger.debug("logged in to {}", self.portal)
+    async def _borrow(self) -> C:
+        context = await self._ensure_context()
+        while self._idle:
+            console = self._idle.pop()
+            if not console.page.is_closed():
+                return console
+        console = self.console_type(await context.new_page(), self.access.base_url)
+        await console.dismiss_notices_automatically()
+        return console
+
+    async def _login(self, console: C, seen_generation: int) -> None:
+        """Log the context in, unless another page already did since ``seen_generation``."""
+        assert self._login_lock is not None and self._context is not None
+        async with self._login_lock:
+            if self._login_generation != seen_generation:
+                return
+            if self.trace:
+                await self._context.tracing.stop_chunk()  # drop: the password must not be recorded
+            try:
+                await console.login(self.access.user, self.access.password.get_secret_value())
+            finally:
+                if self.trace:
+                    await self._context.tracing.start_chunk()
+            self._login_generation += 1
+            self.logins += 1
+            logger.debug("logged in to {}", self.portal)
 
     async def use(self, action: Callable[[C], Awaitable[T]]) -> T:
-        """Run ``action`` with the logged-in console page; log in again once if the session expired."""
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
-            console = await self._ensure_console()
-            if not self._logged_in:
-                await self._login(console)
+        """Run ``action`` on a logged-in page of the console; log in again once if the session expired."""
+        console = await self._borrow()
+        self._active += 1
+        try:
+            if self._login_generation == 0:
+                await self._login(console, 0)
+            if self.trace and self._active == 1 and self._context is not None:
+                await self._context.tracing.stop_chunk()  # start this action's trace afresh
+                await self._context.tracing.start_chunk()
+            generation = self._login_generation
+            self._last = console
+            self.last_used = time.monotonic()
             try:
                 return await action(console)
             except SessionExpired:
                 logger.info("{} session expired; logging in again", self.portal)
-                self._logged_in = False
-                await self._login(console)
+                await self._login(console, generation)
                 return await action(console)
+        finally:
+            self._active -= 1
+            self._idle.append(console)
 
-    async def start_tracing(self) -> None:
-        """Record a Playwright trace of what follows (screenshots and DOM snapshots, never the login)."""
-        await self._ensure_console()
-        assert self._context is not None
-        await self._context.tracing.start(screenshots=True, snapshots=True)
-        await self._context.tracing.start_chunk()
-        self._tracing = True
-
-    async def stop_tracing(self, path: Path | None) -> Path | None:
-        """Stop recording; keep the trace at ``path`` (or drop it when ``path`` is None)."""
-        if not self._tracing or self._context is None:
-            return None
-        await self._context.tracing.stop_chunk(path=str(path) if path else None)
-        await self._context.tracing.stop()
-        self._tracing = False
-        return path
+    async def save_failure(self, folder: Path, stem: str) -> tuple[Path | None, Path | None]:
+        """Keep what the console showed when a step failed: a screenshot and the trace of the last action."""
+        folder.mkdir(parents=True, exist_ok=True)
+        screenshot = trace = None
+        if self._last is not None and not self._last.page.is_closed():
+            try:
+                screenshot = folder / f"{stem}.png"
+                await self._last.page.screenshot(path=str(screenshot), full_page=True)
+            except Exception:  # noqa: BLE001 - a dead page has no screenshot; the error is what matters
+                screenshot = None
+        if self.trace and self._context is not None:
+            trace = folder / f"{stem}.trace.zip"
+            await self._context.tracing.stop_chunk(path=str(trace))
+            await self._context.tracing.start_chunk()
+        return screenshot, trace
 
     async def close(self) -> None:
         if self._context is not None:
+            if self.trace:
+                await self._context.tracing.stop()
             await self._context.close()
         self._context = None
-        self._console = None
-        self._logged_in = False
+        self._idle = []
+        self._last = None
+        self._login_generation = 0

@@ -1,0 +1,126 @@
+"""Page object of AR, the Activador Regional: generate the SMS token, fill and submit the migration, read state.
+
+AR answers on the same screens with either its result or an alert (role=alert); the verbs here only
+wait for whichever comes and read it. Deciding what an alert means is the robot's business.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from playwright.async_api import Page
+
+from pages.base import ConsolePage
+
+
+@dataclass
+class MigrationScreen:
+    """What AR showed after "Migrar": its alert or status line, and the tables it drew."""
+
+    alert: str | None = None
+    status: str | None = None
+    result: dict[str, str] = field(default_factory=dict)
+    preanalysis: dict[str, str] = field(default_factory=dict)
+
+
+class ARPage(ConsolePage):
+    """The token, migration and migration-state screens of AR."""
+
+    portal = "ar"
+
+    def __init__(self, page: Page, base_url: str) -> None:
+        super().__init__(page, base_url)
+        self.alert = page.get_by_role("alert")
+        self.status = page.get_by_role("status")
+        self.line_input = page.get_by_label("Número de línea", exact=True)
+        # token screen
+        self.generate_button = page.get_by_role("button", name="Generar token")
+        self.token_table = page.get_by_role("table", name="Token generado")
+        # migration screens
+        self.search_button = page.get_by_role("button", name="Buscar")
+        self.migration_form = page.get_by_role("form", name="Migración prepago a pospago")
+        self.token_input = page.get_by_label("Token", exact=True)
+        self.plan_select = page.get_by_label("Plan", exact=True)
+        self.city_input = page.get_by_label("Ciudad", exact=True)
+        self.email_input = page.get_by_label("Correo electrónico", exact=True)
+        self.address_input = page.get_by_label("Dirección de facturación", exact=True)
+        self.migrate_button = page.get_by_role("button", name="Migrar")
+        self.result_table = page.get_by_role("table", name="Resultado de la migración")
+        self.preanalysis_table = page.get_by_role("table", name="Preanálisis del activador")
+        # state screen
+        self.query_button = page.get_by_role("button", name="Consultar")
+        self.state_table = page.get_by_role("table", name="Estado de migración")
+
+    async def read_alert(self) -> str | None:
+        """The text of the screen's alerts, or None when it shows none."""
+        texts = await self._guarded("reading the alert", lambda: self.alert.all_inner_texts())
+        text = " ".join(t.strip() for t in texts if t.strip())
+        return text or None
+
+    # -- token ---------------------------------------------------------------------------------
+    async def generate_token(self, line: str) -> None:
+        """Ask AR to send a token by SMS to the line."""
+        await self.open("/token", "opening the token screen")
+        await self._guarded("typing the line", lambda: self.line_input.fill(line))
+        await self.submit(self.generate_button, "generating the token")
+
+    async def read_token_confirmation(self) -> dict[str, str]:
+        """The 'Token generado' table as label -> value; empty when AR answered with an alert."""
+        either = self.token_table.or_(self.alert)
+        await self._guarded("waiting for the token confirmation", lambda: either.first.wait_for())
+        return await self.read_fields(self.token_table, "reading the token confirmation")
+
+    # -- migration -----------------------------------------------------------------------------
+    async def open_migration(self, line: str) -> None:
+        """Look the line up on the migration screen, which then shows its form or an alert."""
+        await self.open("/migracion", "opening the migration screen")
+        await self._guarded("typing the line", lambda: self.line_input.fill(line))
+        await self.submit(self.search_button, "looking the line up for migration")
+
+    async def offered_plans(self) -> list[str] | None:
+        """The plans in the form's select (Scoring's), or None when AR showed an alert instead of the form."""
+        either = self.migration_form.or_(self.alert)
+        await self._guarded("waiting for the migration form", lambda: either.first.wait_for())
+        if not await self._guarded("looking for the migration form", lambda: self.migration_form.count()):
+            return None
+        options = self.plan_select.locator("option")
+        return [t.strip() for t in await self._guarded("reading the plans", lambda: options.all_inner_texts())]
+
+    async def fill_migration(self, line: str, token: str, plan: str, city: str, billing_address: str,
+                             email: str | None = None) -> None:
+        """Fill the open migration form; nothing is sent until ``migrate``."""
+        await self._guarded("typing the line", lambda: self.line_input.fill(line))
+        await self._guarded("typing the token", lambda: self.token_input.fill(token))
+        await self._guarded("choosing the plan", lambda: self.plan_select.select_option(label=plan))
+        await self._guarded("typing the city", lambda: self.city_input.fill(city))
+        await self._guarded("typing the e-mail", lambda: self.email_input.fill(email or ""))
+        await self._guarded("typing the billing address", lambda: self.address_input.fill(billing_address))
+
+    async def migrate(self) -> None:
+        """Click "Migrar": from here AR may have changed the line, whatever happens to the answer."""
+        await self.submit(self.migrate_button, "migrating the line")
+
+    async def read_outcome(self) -> MigrationScreen:
+        """AR's answer to "Migrar": the success tables, or an alert (with its pre-analysis when it ran)."""
+        either = self.result_table.or_(self.alert)
+        await self._guarded("waiting for the migration answer", lambda: either.first.wait_for())
+        statuses = await self._guarded("reading the status", lambda: self.status.all_inner_texts())
+        return MigrationScreen(
+            alert=await self.read_alert(),
+            status=" ".join(s.strip() for s in statuses if s.strip()) or None,
+            result=await self.read_fields(self.result_table, "reading the migration result"),
+            preanalysis=await self.read_fields(self.preanalysis_table, "reading AR's pre-analysis"),
+        )
+
+    # -- state ---------------------------------------------------------------------------------
+    async def open_migration_state(self, line: str) -> None:
+        """Query the read-only migration state of a line."""
+        await self.open("/estado", "opening the migration state screen")
+        await self._guarded("typing the line", lambda: self.line_input.fill(line))
+        await self.submit(self.query_button, "querying the migration state")
+
+    async def read_migration_state(self) -> dict[str, str]:
+        """The 'Estado de migración' table as label -> value; empty when AR answered with an alert."""
+        either = self.state_table.or_(self.alert)
+        await self._guarded("waiting for the migration state", lambda: either.first.wait_for())
+        return await self.read_fields(self.state_table, "reading the migration state")
