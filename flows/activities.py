@@ -212,7 +212,7 @@ def apply_macro(ticket_id: int, title: str, attachments: list[str] | None = None
     files = [_file_evidence(Path(p)) for p in attachments or []]
     result = zendesk.apply_macro(ticket_id, title, attachments=files, extra_text=extra_text)
     return MacroApplied(title=result.title, status=result.status, order_state=result.order_state,
-                        comment_body=result.comment_body, comment_id=getattr(result, "comment_id", None))
+                        comment_body=result.comment_body, comment_id=result.comment_id)
 
 
 @activity

@@ -153,7 +153,7 @@ class MigrationFlow:
             return
         self.enter(Activity.DERIVE_GOVERNMENT)
         run(act.derive_to_government, self.ticket_id, billing, self.ticket.holder_name or "",
-            self.ticket.requester_phone or "", email_in(reply.body) or "",
+            self.ticket.line or "", email_in(reply.body) or "",
             f"Migración prepago a pospago de la línea {self.ticket.line} con facturación a {billing} (NIT {nit}).")
         run(act.public_reply, self.ticket_id, GOVERNMENT_DERIVATION_REPLY)
         self.farewell("derivado_gobierno")

@@ -106,6 +106,7 @@ class MacroResult(BaseModel):
     status: str
     order_state: str | None
     comment_body: str
+    comment_id: int | None = None
 
 
 class ZendeskClient:
@@ -232,11 +233,18 @@ class ZendeskClient:
                 reply["html_body"] = comment["html_body"]
             reply["uploads"] = [self.upload(_file_name(e), e.content, e.content_type) for e in attachments]
             update["comment"] = reply
-        saved = self._ticket_data(self._update(ticket_id, update)["ticket"])
+        answer = self._update(ticket_id, update)
+        saved = self._ticket_data(answer["ticket"])
         logger.info("ticket {}: macro {!r} applied (status {}, estado {})", ticket_id, title, saved.status,
                     saved.order_state)
         return MacroResult(macro_id=macro["id"], title=title, status=saved.status,
-                           order_state=saved.order_state, comment_body=body)
+                           order_state=saved.order_state, comment_body=body,
+                           comment_id=_comment_id(answer) if body else None)
+
+    def add_public_reply(self, ticket_id: int, body: str) -> int | None:
+        """A message to the customer that no macro covers (e.g. the government derivation notice)."""
+        answer = self._update(ticket_id, {"comment": {"body": body, "public": True}})
+        return _comment_id(answer)
 
     # -- ticket fields --------------------------------------------------------------------------------
     def _ticket_fields(self) -> dict[str, dict[str, Any]]:

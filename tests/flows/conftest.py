@@ -1,0 +1,84 @@
+"""Fixtures for flows: settings pointed at the mock portals, a worker in this process, fast timings."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from flows import engine
+from flows.run_store import RunStore
+from flows.settings import ProcessTimings, Settings
+from flows.worker import Worker
+from robots.retry import RetryTiming
+from robots.sessions import PortalAccess
+from robots.zendesk import ZendeskAccess
+
+CONSOLES = ("planificate", "qvantel", "ar", "bccs", "contrato", "syshelp", "impuestos")
+
+FAST_PROCESS = ProcessTimings(customer_reply_seconds=2.5, token_reply_seconds=2.5, analyst_reply_seconds=10,
+                              analyst_poll_seconds=0.2, agent_review_seconds=5, watch_interval_seconds=0.1)
+
+
+@pytest.fixture
+def flow_settings(mocks, tmp_path: Path) -> Settings:
+    access = {name: PortalAccess(base_url=mocks.urls[name], user="agente.rpa", password=SecretStr("Clave.2026"))
+              for name in CONSOLES}
+    return Settings(
+        **access,
+        zendesk=ZendeskAccess(base_url=mocks.urls["zendesk"], email="rpa@contactcentre.example",
+                              api_token=SecretStr("demo-api-token")),
+        mocks_control_url=mocks.urls["control"],
+        retry=RetryTiming(attempts=3, max_seconds=10, first_wait_seconds=0.01, max_wait_seconds=0.05),
+        process=FAST_PROCESS,
+        run_dir=tmp_path / "runs",
+        evidence_dir=tmp_path / "evidence",
+        executor_id="test-worker",
+    )
+
+
+class RunningWorker:
+    """A worker polling tickets on a thread of the test process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.worker = Worker(settings)
+        self.worker.start()
+        self.client = engine.client(settings)
+        self.store = RunStore(settings.store_url())
+        self._thread = threading.Thread(target=self.worker.run_until_stopped, daemon=True)
+        self._thread.start()
+
+    def wait_until_done(self, flow_id: str, timeout: float = 90) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.client.list_workflows(workflow_ids=[flow_id], load_input=False, load_output=False)
+            if found and found[0].status in ("SUCCESS", "ERROR", "CANCELLED"):
+                return found[0].status
+            time.sleep(0.1)
+        raise TimeoutError(f"flow {flow_id} still running after {timeout} s: {self.store.flow(flow_id)}")
+
+    def close(self) -> None:
+        self.worker.stop()
+        self._thread.join(timeout=10)
+        self.worker.close()
+        self.client.destroy()
+        self.store.dispose()
+
+
+@pytest.fixture
+def start_worker(flow_settings: Settings) -> Iterator[Callable[..., RunningWorker]]:
+    workers: list[RunningWorker] = []
+
+    def start(settings: Settings | None = None) -> RunningWorker:
+        worker = RunningWorker(settings or flow_settings)
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.close()
