@@ -100,6 +100,10 @@ def _run_step(name: str, as_json: bool, action: Callable[[Toolkit], agent_steps.
     except (InvalidInput, RecordNotFound) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        err.print(f"[red]error:[/red] {problems}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     except BusinessError as exc:
         err.print(f"[red]refused:[/red] {exc}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -139,6 +143,109 @@ def step_confirm_line(
 ) -> None:
     """Qvantel (Televentas Digital): confirm the line's registration and register the ACMO."""
     _run_step("confirm-line", as_json, lambda tk: agent_steps.confirm_line(tk, ticket, acmo))
+
+
+@step_app.command("token")
+def step_token(ticket: TicketOption, as_json: JsonOption = False) -> None:
+    """AR: send the migration token by SMS (from 7371) to the ticket's line."""
+    _run_step("token", as_json, lambda tk: agent_steps.issue_token(tk, ticket))
+
+
+@step_app.command("migrate")
+def step_migrate(
+    ticket: TicketOption,
+    token: Annotated[str, typer.Option(help="the code the customer sent back")],
+    plan: Annotated[str, typer.Option(help="the postpaid plan the customer chose")],
+    as_json: JsonOption = False,
+) -> None:
+    """AR: migrate the ticket's line (never twice: an already migrated line is left alone)."""
+    _run_step("migrate", as_json, lambda tk: agent_steps.migrate(tk, ticket, token, plan))
+
+
+@step_app.command("migration-state")
+def step_migration_state(ticket: TicketOption, as_json: JsonOption = False) -> None:
+    """AR: has the ticket's line been migrated?"""
+    _run_step("migration-state", as_json, lambda tk: agent_steps.migration_state(tk, ticket))
+
+
+@step_app.command("debt")
+def step_debt(ticket: TicketOption, as_json: JsonOption = False) -> None:
+    """BCCS: the holder's historical debt; screenshot to an internal note."""
+    _run_step("debt", as_json, lambda tk: agent_steps.historical_debt(tk, ticket))
+
+
+@step_app.command("billing")
+def step_billing(
+    ticket: TicketOption,
+    name: Annotated[Optional[str], typer.Option(help="billing name (default: the ticket's)")] = None,
+    nit: Annotated[Optional[str], typer.Option(help="billing NIT (default: the ticket's, else the holder's CI)")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """BCCS: bill the line to a third party; screenshot to an internal note."""
+    _run_step("billing", as_json, lambda tk: agent_steps.change_billing(tk, ticket, name, nit))
+
+
+@step_app.command("nit")
+def step_nit(
+    ticket: TicketOption,
+    nit: Annotated[Optional[str], typer.Option(help="NIT to look up (default: the ticket's billing NIT)")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Tax registry: is the billing NIT a government entity? Screenshot to an internal note."""
+    _run_step("nit", as_json, lambda tk: agent_steps.lookup_nit(tk, ticket, nit))
+
+
+@step_app.command("derive")
+def step_derive(
+    ticket: TicketOption,
+    email: Annotated[str, typer.Option(help="the contact's e-mail")],
+    description: Annotated[Optional[str], typer.Option(help="what the customer asks for")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Syshelp: derive to the government executives (Derivación B2B / Ejecutivos Gobierno)."""
+    _run_step("derive", as_json, lambda tk: agent_steps.derive_to_government(tk, ticket, email, description))
+
+
+@step_app.command("contract")
+def step_contract(
+    ticket: TicketOption,
+    plan: Annotated[str, typer.Option(help="the postpaid plan")],
+    analysis: Annotated[bool, typer.Option("--analysis", help="send to the activations analysts (after an AR error)")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Contrato digital: contract with the backups from the ticket's notes; PDF to a note, or to the analysts."""
+    _run_step("contract", as_json, lambda tk: agent_steps.contract(tk, ticket, plan, analysis=analysis))
+
+
+@step_app.command("task")
+def step_task(
+    ticket: TicketOption,
+    task: Annotated[str, typer.Option(help="task number, e.g. TA-000001")],
+    as_json: JsonOption = False,
+) -> None:
+    """Contrato digital: the analysts' answer to a task."""
+    _run_step("task", as_json, lambda tk: agent_steps.task_status(tk, ticket, task))
+
+
+@step_app.command("answer-task")
+def step_answer_task(
+    ticket: TicketOption,
+    task: Annotated[str, typer.Option(help="task number")],
+    as_json: JsonOption = False,
+) -> None:
+    """Contrato digital: answer an observed task with the missing backup found in the ticket's notes."""
+    _run_step("answer-task", as_json, lambda tk: agent_steps.answer_task(tk, ticket, task))
+
+
+@step_app.command("dismiss-task")
+def step_dismiss_task(
+    ticket: TicketOption,
+    task: Annotated[str, typer.Option(help="task number")],
+    reason: Annotated[str, typer.Option(help="why it is dismissed")],
+    as_json: JsonOption = False,
+) -> None:
+    """Contrato digital: complete a task as "desestimado" with its reason."""
+    _run_step("dismiss-task", as_json, lambda tk: agent_steps.dismiss_task(tk, ticket, task, reason))
 
 
 # ---------------------------------------------------------------------------------------------

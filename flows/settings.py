@@ -24,8 +24,22 @@ DEMO_USER = "agente.rpa"
 DEMO_PASSWORD = "Clave.2026"
 
 
-def _mock(port: int) -> PortalAccess:
-    return PortalAccess(base_url=f"http://127.0.0.1:{port}", user=DEMO_USER, password=SecretStr(DEMO_PASSWORD))
+class ConsoleSettings(PortalAccess):
+    """A console's address and account; unset parts fall back to the mocks' demo account."""
+
+    user: str = DEMO_USER
+    password: SecretStr = SecretStr(DEMO_PASSWORD)
+
+
+class ZendeskSettings(ZendeskAccess):
+    """Zendesk's address and API account; unset parts fall back to the mock Zendesk's."""
+
+    email: str = "rpa@contactcentre.example"
+    api_token: SecretStr = SecretStr("demo-api-token")
+
+
+def _mock(port: int) -> ConsoleSettings:
+    return ConsoleSettings(base_url=f"http://127.0.0.1:{port}")
 
 
 class ProcessTimings(BaseModel):
@@ -47,17 +61,14 @@ class Settings(BaseSettings):
         env_prefix="RPA_", env_nested_delimiter="__", env_file=".env", extra="ignore"
     )
 
-    planificate: PortalAccess = Field(default_factory=lambda: _mock(8702))
-    qvantel: PortalAccess = Field(default_factory=lambda: _mock(8703))
-    ar: PortalAccess = Field(default_factory=lambda: _mock(8704))
-    bccs: PortalAccess = Field(default_factory=lambda: _mock(8705))
-    contrato: PortalAccess = Field(default_factory=lambda: _mock(8706))
-    syshelp: PortalAccess = Field(default_factory=lambda: _mock(8707))
-    impuestos: PortalAccess = Field(default_factory=lambda: _mock(8708))
-    zendesk: ZendeskAccess = Field(default_factory=lambda: ZendeskAccess(
-        base_url="http://127.0.0.1:8701", email="rpa@contactcentre.example",
-        api_token=SecretStr("demo-api-token"),
-    ))
+    planificate: ConsoleSettings = Field(default_factory=lambda: _mock(8702))
+    qvantel: ConsoleSettings = Field(default_factory=lambda: _mock(8703))
+    ar: ConsoleSettings = Field(default_factory=lambda: _mock(8704))
+    bccs: ConsoleSettings = Field(default_factory=lambda: _mock(8705))
+    contrato: ConsoleSettings = Field(default_factory=lambda: _mock(8706))
+    syshelp: ConsoleSettings = Field(default_factory=lambda: _mock(8707))
+    impuestos: ConsoleSettings = Field(default_factory=lambda: _mock(8708))
+    zendesk: ZendeskSettings = Field(default_factory=lambda: ZendeskSettings(base_url="http://127.0.0.1:8701"))
     mocks_control_url: str = Field("http://127.0.0.1:8700", description="control API of the mock portals")
 
     browser: BrowserOptions = Field(default_factory=BrowserOptions)

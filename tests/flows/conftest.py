@@ -8,15 +8,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
-
 from flows import engine
 from flows.run_store import RunStore
 from flows.settings import ProcessTimings, Settings
 from flows.worker import Worker
 from robots.retry import RetryTiming
-from robots.sessions import PortalAccess
-from robots.zendesk import ZendeskAccess
 
 CONSOLES = ("planificate", "qvantel", "ar", "bccs", "contrato", "syshelp", "impuestos")
 
@@ -26,12 +22,10 @@ FAST_PROCESS = ProcessTimings(customer_reply_seconds=2.5, token_reply_seconds=2.
 
 @pytest.fixture
 def flow_settings(mocks, tmp_path: Path) -> Settings:
-    access = {name: PortalAccess(base_url=mocks.urls[name], user="agente.rpa", password=SecretStr("Clave.2026"))
-              for name in CONSOLES}
+    access = {name: {"base_url": mocks.urls[name]} for name in CONSOLES}
     return Settings(
         **access,
-        zendesk=ZendeskAccess(base_url=mocks.urls["zendesk"], email="rpa@contactcentre.example",
-                              api_token=SecretStr("demo-api-token")),
+        zendesk={"base_url": mocks.urls["zendesk"]},
         mocks_control_url=mocks.urls["control"],
         retry=RetryTiming(attempts=3, max_seconds=10, first_wait_seconds=0.01, max_wait_seconds=0.05),
         process=FAST_PROCESS,
