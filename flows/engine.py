@@ -8,7 +8,7 @@ Each machine has a stable ``executor_id`` so a dead machine's flows can be hande
 
 from __future__ import annotations
 
-from dbos import DBOS, DBOSClient
+from dbos import DBOS, DBOSClient, run_dbos_database_migrations
 
 from flows.settings import Settings
 
@@ -41,5 +41,10 @@ def shutdown() -> None:
 
 
 def client(settings: Settings) -> DBOSClient:
-    """A client for commands that talk to flows without running them (start, send, status, retry)."""
-    return DBOSClient(system_database_url=settings.system_database_url())
+    """A client for commands that talk to flows without running them (start, send, status, retry).
+
+    The database is prepared first, so a flow can be queued before any worker has ever run.
+    """
+    url = settings.system_database_url()
+    run_dbos_database_migrations(url)
+    return DBOSClient(system_database_url=url)
