@@ -4,8 +4,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
+# The multi-machine tests start a PostgreSQL server of their own from Debian's binaries.
+INITDB := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
 
-.PHONY: demo test bench install chromium clean
+.PHONY: demo test bench install postgres clean
 
 install: $(CHROMIUM) $(STAMP)
 
@@ -20,10 +22,14 @@ $(STAMP): pyproject.toml
 	@$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
 	@touch $(STAMP)
 
+postgres:
+	@[ -n "$(INITDB)" ] || { echo "Installing Debian's postgresql (once, for the multi-machine tests)..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
 demo: install
 	@$(VENV)/bin/rpa demo
 
-test: install
+test: install postgres
 	@$(VENV)/bin/pytest
 
 bench: install

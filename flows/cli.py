@@ -347,6 +347,19 @@ def flow_retry(ticket: TicketOption) -> None:
     _flow_command(action)
 
 
+@flow_app.command("recover")
+def flow_recover(
+    executor: Annotated[str, typer.Option(help="executor id of a worker machine known to be dead")],
+) -> None:
+    """Hand a dead worker machine's pending flows to the live workers (multi-machine mode)."""
+
+    def action(settings: Settings) -> None:
+        moved = operations.recover(engine.client(settings), executor)
+        out.print(f"{len(moved)} flow(s) of {executor} queued for the live workers: {', '.join(moved) or '-'}")
+
+    _flow_command(action)
+
+
 @app.command("worker")
 def worker() -> None:
     """Run flows until stopped (Ctrl-C or SIGTERM); the state lives in the run folder or RPA_DATABASE_URL."""

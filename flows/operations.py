@@ -98,3 +98,13 @@ def retry(client: DBOSClient, store: RunStore, ticket_id: int) -> int:
     store.update_flow(flow_id, state="running", error=None)
     client.rewind_workflow(flow_id, start_step=start_step, queue_name=FLOW_QUEUE)
     return start_step or 0
+
+
+def recover(client: DBOSClient, executor_id: str) -> list[str]:
+    """Hand the flows a dead worker machine left pending to the live workers (through the flows queue)."""
+    if not executor_id.strip():
+        raise InvalidInput("name the dead worker's executor id (see `rpa flow list`)")
+    pending = client.list_workflows(status="PENDING", executor_id=executor_id, load_input=False, load_output=False)
+    for workflow in pending:
+        client.resume_workflow(workflow.workflow_id, queue_name=FLOW_QUEUE)
+    return [w.workflow_id for w in pending]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -76,3 +78,16 @@ def start_worker(flow_settings: Settings) -> Iterator[Callable[..., RunningWorke
     yield start
     for worker in workers:
         worker.close()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator["PostgresServer"]:
+    """A PostgreSQL server of the test session's own (its folder outside pytest's root-only temp tree,
+    which the ``postgres`` user could not enter)."""
+    from tests.flows.postgres import PostgresServer
+
+    root = Path(tempfile.mkdtemp(prefix="rpa-postgres-"))
+    server = PostgresServer(root).start()
+    yield server
+    server.stop()
+    shutil.rmtree(root, ignore_errors=True)
