@@ -8,7 +8,7 @@ same Debian Chromium the robots use.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -16,8 +16,10 @@ import pytest
 from mock_portals.server import MockServers
 from mock_portals.world import Scenario
 from pages.browser import BrowserOptions
-from robots.retry import RetryTiming, console_step, zendesk_call
+from robots.retry import RetryPolicy, RetryTiming, console_step, zendesk_call
 from robots.sessions import BrowserHost, PortalAccess
+
+T = TypeVar("T")
 
 FAST_RETRIES = RetryTiming(attempts=4, max_seconds=20, first_wait_seconds=0.01, max_wait_seconds=0.05)
 
@@ -80,9 +82,29 @@ def access(mocks: MockServers) -> Callable[[str], PortalAccess]:
     return lambda portal: PortalAccess(base_url=mocks.urls[portal], user="agente.rpa", password="Clave.2026")
 
 
+class CountingPolicy:
+    """A real retry policy that counts its attempts (to tell a retried error from one that is not)."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
+        self.attempts = 0
+
+    def call(self, fn: Callable[[], T]) -> T:
+        def counted() -> T:
+            self.attempts += 1
+            return fn()
+
+        return self.policy.call(counted)
+
+
 @pytest.fixture
 def console_policy():
     return console_step(FAST_RETRIES)
+
+
+@pytest.fixture
+def counting_console_policy(console_policy) -> CountingPolicy:
+    return CountingPolicy(console_policy)
 
 
 @pytest.fixture

@@ -32,22 +32,11 @@ CHANGE = BillingChangeRequest(line="71234567", name="Comercial Andina S.R.L.", d
                               document_number="1020304050")
 
 
-class CountingPolicy:
-    """The real policy, counting how many attempts it made."""
-
-    def __init__(self, policy) -> None:
-        self.policy, self.attempts = policy, 0
-
-    def call(self, fn):
-        def counted():
-            self.attempts += 1
-            return fn()
-        return self.policy.call(counted)
 
 
 @pytest.fixture
-def policy(console_policy):
-    return CountingPolicy(console_policy)
+def policy(counting_console_policy):
+    return counting_console_policy
 
 
 @pytest.fixture

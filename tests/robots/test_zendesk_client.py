@@ -18,8 +18,9 @@ from pages.errors import (
     RecordNotFound,
 )
 from robots.evidence import Evidence, markers_in, note_key
-from robots.retry import RetryPolicy
 from robots.zendesk import ZendeskAccess, ZendeskClient
+
+from tests.conftest import CountingPolicy
 
 T = TypeVar("T")
 
@@ -46,19 +47,6 @@ SCENARIO: dict[str, Any] = {
 }
 
 
-class CountingPolicy:
-    """The real policy, counting the attempts it makes (to tell a retried error from one that is not)."""
-
-    def __init__(self, policy: RetryPolicy) -> None:
-        self.policy = policy
-        self.attempts = 0
-
-    def call(self, fn: Callable[[], T]) -> T:
-        def counted() -> T:
-            self.attempts += 1
-            return fn()
-
-        return self.policy.call(counted)
 
 
 @pytest.fixture(autouse=True)
