@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -10,11 +14,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
 from flows import engine
 from flows.run_store import RunStore
 from flows.settings import ProcessTimings, Settings
 from flows.worker import Worker
 from robots.retry import RetryTiming
+from tests.flows.postgres import PostgresServer
 
 CONSOLES = ("planificate", "qvantel", "ar", "bccs", "contrato", "syshelp", "impuestos")
 
@@ -81,13 +87,53 @@ def start_worker(flow_settings: Settings) -> Iterator[Callable[..., RunningWorke
 
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator["PostgresServer"]:
+def postgres() -> Iterator[PostgresServer]:
     """A PostgreSQL server of the test session's own (its folder outside pytest's root-only temp tree,
     which the ``postgres`` user could not enter)."""
-    from tests.flows.postgres import PostgresServer
-
     root = Path(tempfile.mkdtemp(prefix="rpa-postgres-"))
     server = PostgresServer(root).start()
     yield server
     server.stop()
     shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def worker_env(mocks, tmp_path: Path) -> dict[str, str]:
+    env = {**os.environ, "RPA_RUN_DIR": str(tmp_path / "runs"), "RPA_EVIDENCE_DIR": str(tmp_path / "evidence"),
+           "RPA_EXECUTOR_ID": "crash-test", "RPA_RETRY__FIRST_WAIT_SECONDS": "0.01",
+           "RPA_RETRY__MAX_WAIT_SECONDS": "0.05", "RPA_PROCESS__CUSTOMER_REPLY_SECONDS": "20",
+           "RPA_PROCESS__TOKEN_REPLY_SECONDS": "20", "RPA_PROCESS__AGENT_REVIEW_SECONDS": "20",
+           "RPA_PROCESS__WATCH_INTERVAL_SECONDS": "0.1", "RPA_LOG_LEVEL": "WARNING"}
+    for name in ("planificate", "qvantel", "ar", "bccs", "contrato", "syshelp", "impuestos", "zendesk"):
+        env[f"RPA_{name.upper()}__BASE_URL"] = mocks.urls[name]
+    return env
+
+
+class WorkerProcess:
+    """``rpa worker`` as its own process group, so a kill takes its Chromium down with it."""
+
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self.process = subprocess.Popen([sys.executable, "-m", "flows.cli", "worker"], env=env, cwd=cwd,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+
+    def kill(self) -> None:
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def wait_for(condition, timeout: float = 90, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise TimeoutError(f"waited {timeout} s for {what}")

@@ -5,16 +5,14 @@ from __future__ import annotations
 import copy
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from flows import engine, operations
 from flows.run_store import RunStore
 from flows.toolkit import Toolkit
-
+from tests.flows.conftest import WorkerProcess, wait_for
 from tests.flows.scenarios import scenario
-from tests.flows.test_crash_recovery import WorkerProcess, wait_for, worker_env  # noqa: F401 - fixture
 
 
 def several_tickets(count: int, **changes) -> dict:
