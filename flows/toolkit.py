@@ -93,12 +93,13 @@ class Toolkit:
     def conversation(self) -> ConversationEvidence:
         return ConversationEvidence(self.host)
 
-    def save_failure(self, folder: Path, stem: str) -> tuple[Path | None, Path | None]:
-        """The last screenshot and trace of the console used most recently, after a step failed."""
+    def save_failure(self, folder: Path, stem: str, portal: str | None = None) -> tuple[Path | None, Path | None]:
+        """The last screenshot and trace of the console that failed (or, not knowing it, of the one used last)."""
         used = [s for s in self._sessions.values() if s.last_used]
         if not used or not self.host.running:
             return None, None
-        latest = max(used, key=lambda s: s.last_used)
+        failed = self._sessions.get(portal or "")
+        latest = failed if failed is not None and failed.last_used else max(used, key=lambda s: s.last_used)
         return self.host.run(latest.save_failure(folder, stem))
 
     def close(self) -> None:

@@ -202,6 +202,8 @@ class PortalSession(Generic[C]):
         """Run ``action`` on a logged-in page of the console; log in again once if the session expired."""
         console = await self._borrow()
         self._active += 1
+        self._last = console
+        self.last_used = time.monotonic()
         try:
             if self._login_generation == 0:
                 await self._login(console, 0)
@@ -209,8 +211,6 @@ class PortalSession(Generic[C]):
                 await self._context.tracing.stop_chunk()  # start this action's trace afresh
                 await self._context.tracing.start_chunk()
             generation = self._login_generation
-            self._last = console
-            self.last_used = time.monotonic()
             try:
                 return await action(console)
             except SessionExpired:
