@@ -6,6 +6,7 @@ failed (a console down, retries exhausted), 2 bad input (nothing was changed).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -308,12 +309,16 @@ def flow_status(ticket: TicketOption, as_json: JsonOption = False) -> None:
 
 
 @flow_app.command("list")
-def flow_list() -> None:
+def flow_list(as_json: JsonOption = False) -> None:
     """Every flow this run store knows, newest first."""
 
     def action(settings: Settings) -> None:
+        runs = RunStore(settings.store_url()).flows()
+        if as_json:
+            print(json.dumps([run.model_dump(mode="json") for run in runs]))
+            return
         table = Table("flow", "ticket", "state", "activity", "waiting for", "outcome", "updated")
-        for run in RunStore(settings.store_url()).flows():
+        for run in runs:
             table.add_row(run.flow_id, str(run.ticket_id), run.state, run.activity or "", run.waiting_for or "",
                           run.outcome or "", f"{run.updated_at:%Y-%m-%d %H:%M:%S}")
         out.print(table)
@@ -375,6 +380,20 @@ def worker() -> None:
         pass
     finally:
         runner.close()
+
+
+@app.command("report")
+def report(
+    ticket: Annotated[Optional[int], typer.Option("--ticket", help="Zendesk ticket number")] = None,
+) -> None:
+    """Print the path of a ticket's run report (written if missing); without --ticket, the index of runs."""
+
+    def action(settings: Settings) -> None:
+        from flows.report import index_path, report_path
+
+        print(report_path(settings, ticket) if ticket is not None else index_path(settings))
+
+    _flow_command(action)
 
 
 @app.command("demo")

@@ -16,6 +16,7 @@ from rich.console import Console
 from flows import engine, operations
 from flows.logs import configure_logging
 from flows.mock_process import MockPortals
+from flows.report import report_path
 from flows.settings import ProcessTimings, Settings
 from flows.worker import Worker
 
@@ -41,7 +42,7 @@ def run_demo(settings: Settings, console: Console) -> int:
         finally:
             worker.close()
         console.print(f"Outcome: [bold]{outcome}[/bold]")
-        console.print(f"Run report:  {_report(settings)}")
+        console.print(f"Run report:  {report_path(settings, DEMO_TICKET)}")
         console.print(f"Evidence:    {(settings.evidence_dir / f'ticket-{DEMO_TICKET}').resolve()}")
         console.print(f"Agent page:  {mocks.urls['zendesk']}/agent/tickets/{DEMO_TICKET}")
         if sys.stdin.isatty():
@@ -73,9 +74,3 @@ def _follow(worker: Worker, settings: Settings, console: Console) -> str:
     return "timed out"
 
 
-def _report(settings: Settings) -> str:
-    try:
-        from flows.report import report_path
-    except ImportError:  # pragma: no cover - the report module ships with the product
-        return "-"
-    return str(report_path(settings, DEMO_TICKET))

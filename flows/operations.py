@@ -92,7 +92,7 @@ def retry(client: DBOSClient, store: RunStore, ticket_id: int) -> int:
         raise RecordNotFound(f"no flow for ticket {ticket_id}")
     if found[0].status != "ERROR":
         raise InvalidInput(f"the flow of ticket {ticket_id} is {found[0].status}, not failed: nothing to retry")
-    steps = client.list_workflow_steps(flow_id, load_output=False)
+    steps = client.list_workflow_steps(flow_id)
     failed = [s["function_id"] for s in steps if s.get("error") is not None]
     start_step = failed[0] if failed else None
     store.update_flow(flow_id, state="running", error=None)

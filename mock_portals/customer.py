@@ -27,7 +27,7 @@ import re
 import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -268,6 +268,7 @@ class _Say:
     ticket: Ticket
     macro: str
     occurrence: int
+    at: datetime = field(default_factory=utc_now)
 
 
 @dataclass
@@ -280,6 +281,10 @@ class _Watch:
     customer_turn: asyncio.Task[None] | None = None
     reviewer_turn: asyncio.Task[None] | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+#: How long a customer with only an older unanswered SMS waits for the announced new one.
+FRESH_SMS_GRACE_SECONDS = 1.5
 
 
 class CustomerSimulator:
@@ -397,7 +402,7 @@ class CustomerSimulator:
         if reply.text is not None:
             actions.append("text")
         if reply.token not in (None, "silent"):
-            sms = await self._new_sms(state, say.ticket, script)
+            sms = await self._new_sms(state, say.ticket, script, after=say.at)
             if sms is None:
                 self._record(say.ticket, "no_sms", macro=say.macro, occurrence=say.occurrence,
                              detail=f"no new SMS from {TOKEN_SENDER} on line {self._line(say.ticket, script)}")
@@ -430,15 +435,23 @@ class CustomerSimulator:
         digits = re.sub(r"\D", "", (requester.phone if requester else "") or "")
         return digits[-8:]
 
-    async def _new_sms(self, state: WorldState, ticket: Ticket, script: CustomerScript) -> Sms | None:
-        """The newest SMS from 7371 on the line not answered yet, waiting for it up to ``sms_wait_seconds``."""
+    async def _new_sms(self, state: WorldState, ticket: Ticket, script: CustomerScript,
+                       after: datetime) -> Sms | None:
+        """The newest SMS from 7371 on the line not answered yet, waiting for it up to ``sms_wait_seconds``.
+
+        Told that a code is on its way, a person who only has an older unanswered SMS gives the new
+        one a moment (``FRESH_SMS_GRACE_SECONDS``) to arrive before typing the older code.
+        """
         line = self._line(ticket, script)
-        deadline = asyncio.get_running_loop().time() + script.sms_wait_seconds
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + script.sms_wait_seconds
+        patience = loop.time() + FRESH_SMS_GRACE_SECONDS
         while True:
             if not self._current(state):
                 return None
             inbox = [sms for sms in state.sms.get(line, []) if sms.sender == TOKEN_SENDER]
-            if len(inbox) > self._sms_used.get(line, 0):
+            fresh = bool(inbox) and inbox[-1].sent_at >= after
+            if len(inbox) > self._sms_used.get(line, 0) and (fresh or loop.time() >= patience):
                 self._sms_used[line] = len(inbox)
                 return inbox[-1]
             if asyncio.get_running_loop().time() >= deadline:
