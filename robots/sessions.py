@@ -125,7 +125,7 @@ class PortalSession(Generic[C]):
     The context holds the login (its cookies); each concurrent user gets a page of its own from a small
     pool, so flows running side by side share one login without sharing a page. With ``trace`` on, the
     context records a Playwright trace (DOM snapshots) of the latest action, so a failed step can leave
-    it behind; recording is paused while the login form is filled, so no password reaches a trace.
+    it behind; recording starts only after the login, so no password reaches a trace.
     Under concurrent use a trace may also show the other flows' work on the same console.
     """
 
@@ -151,6 +151,7 @@ class PortalSession(Generic[C]):
         self._active = 0
         self._last: C | None = None
         self._login_generation = 0
+        self._recording = False
         self._login_lock: asyncio.Lock | None = None
         self._setup_lock: asyncio.Lock | None = None
 
@@ -163,10 +164,8 @@ class PortalSession(Generic[C]):
                 context = await self.host.new_context()
                 context.set_default_timeout(self.timeouts.action_ms)
                 context.set_default_navigation_timeout(self.timeouts.navigation_ms)
-                if self.trace:
-                    await context.tracing.start(snapshots=True, screenshots=False)
-                    await context.tracing.start_chunk()
                 self._context = context
+                self._recording = False
                 self._idle = []
                 self._login_generation = 0
             return self._context
@@ -187,13 +186,16 @@ class PortalSession(Generic[C]):
         async with self._login_lock:
             if self._login_generation != seen_generation:
                 return
+            # The password must not reach a trace: recording stops (and is dropped) before the login
+            # form, and starts again once the login's requests are over.
+            if self._recording:
+                await self._context.tracing.stop()
+                self._recording = False
+            await console.login(self.access.user, self.access.password.get_secret_value())
             if self.trace:
-                await self._context.tracing.stop_chunk()  # drop: the password must not be recorded
-            try:
-                await console.login(self.access.user, self.access.password.get_secret_value())
-            finally:
-                if self.trace:
-                    await self._context.tracing.start_chunk()
+                await self._context.tracing.start(snapshots=True, screenshots=False)
+                await self._context.tracing.start_chunk()
+                self._recording = True
             self._login_generation += 1
             self.logins += 1
             logger.debug("logged in to {}", self.portal)
@@ -207,7 +209,7 @@ class PortalSession(Generic[C]):
         try:
             if self._login_generation == 0:
                 await self._login(console, 0)
-            if self.trace and self._active == 1 and self._context is not None:
+            if self._recording and self._active == 1 and self._context is not None:
                 await self._context.tracing.stop_chunk()  # start this action's trace afresh
                 await self._context.tracing.start_chunk()
             generation = self._login_generation
@@ -231,7 +233,7 @@ class PortalSession(Generic[C]):
                 await self._last.page.screenshot(path=str(screenshot), full_page=True)
             except Exception:  # noqa: BLE001 - a dead page has no screenshot; the error is what matters
                 screenshot = None
-        if self.trace and self._context is not None:
+        if self._recording and self._context is not None:
             trace = folder / f"{stem}.trace.zip"
             await self._context.tracing.stop_chunk(path=str(trace))
             await self._context.tracing.start_chunk()
@@ -239,7 +241,7 @@ class PortalSession(Generic[C]):
 
     async def close(self) -> None:
         if self._context is not None:
-            if self.trace:
+            if self._recording:
                 await self._context.tracing.stop()
             await self._context.close()
         self._context = None
