@@ -9,7 +9,9 @@ their own screens.
 from __future__ import annotations
 
 import asyncio
+import base64
 import secrets
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,8 @@ from fastapi.templating import Jinja2Templates
 from mock_portals.world import FaultState, World
 
 TEMPLATES = Path(__file__).parent / "templates"
+#: Key of ``world.state.records`` holding the request log while one is kept (``/_control/request_log``).
+REQUEST_LOG = "request_log"
 
 
 def now() -> datetime:
@@ -36,13 +40,36 @@ class LoginRequired(Exception):
 
 
 def fault_middleware(app: FastAPI, world: World, portal: str, *, json_errors: bool = False) -> None:
-    """Apply the portal's injected faults and the scenario's latency to every request."""
+    """Apply the portal's injected faults and the scenario's latency to every request.
+
+    The scenario's latency is the slowness of the legacy consoles; the Zendesk API (``json_errors``), a
+    SaaS, gets latency only as an injected fault. While a request log is kept (``REQUEST_LOG``, switched
+    on through the control API; off by default) every request is appended to it, so a benchmark can
+    replay the very requests a flow made.
+    """
 
     @app.middleware("http")
     async def faults(request: Request, call_next: Any) -> Response:
+        log = world.state.records.get(REQUEST_LOG)
+        if log is None:
+            return await answer(request, call_next)
+        started = time.monotonic()
+        body = await request.body()
+        response = await answer(request, call_next)
+        log.append({
+            "portal": portal, "method": request.method,
+            "path": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+            "content_type": request.headers.get("content-type"),
+            "body": base64.b64encode(body).decode("ascii"),
+            "user_agent": request.headers.get("user-agent", ""),
+            "status": response.status_code, "started": started, "seconds": time.monotonic() - started,
+        })
+        return response
+
+    async def answer(request: Request, call_next: Any) -> Response:
         fault: FaultState = world.state.faults[portal]
         world.state.requests[portal] = world.state.requests.get(portal, 0) + 1
-        delay = world.scenario.latency_ms + fault.latency_ms
+        delay = (0 if json_errors else world.scenario.latency_ms) + fault.latency_ms
         if delay:
             await asyncio.sleep(delay / 1000)
         if fault.maintenance_until and fault.maintenance_until > now():

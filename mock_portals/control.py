@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, Field
 
-from mock_portals.common import now
+from mock_portals.common import REQUEST_LOG, now
 from mock_portals.customer import customer_says
 from mock_portals.world import PORTALS, FaultState, Scenario, World
 
@@ -91,5 +91,21 @@ def create_app(world: World) -> FastAPI:
         for portal in PORTALS:
             world.state.faults[portal] = FaultState()
         return {"faults": "cleared"}
+
+    @app.post("/_control/request_log")
+    async def start_request_log() -> dict[str, bool]:
+        """Keep a log of every portal request from now on (emptied if one was kept); a reset stops it."""
+        world.state.records[REQUEST_LOG] = []
+        return {"logging": True}
+
+    @app.get("/_control/request_log")
+    async def request_log() -> dict[str, Any]:
+        """The requests logged so far: portal, method, path, content type, body (base64), status, timing."""
+        return {"requests": world.state.records.get(REQUEST_LOG) or []}
+
+    @app.delete("/_control/request_log")
+    async def stop_request_log() -> dict[str, bool]:
+        world.state.records.pop(REQUEST_LOG, None)
+        return {"logging": False}
 
     return app

@@ -6,6 +6,8 @@ wait for whichever comes and read it. Deciding what an alert means is the robot'
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from dataclasses import dataclass, field
 
 from playwright.async_api import Page
@@ -72,10 +74,9 @@ class ARPage(ConsolePage):
 
     # -- migration -----------------------------------------------------------------------------
     async def open_migration(self, line: str) -> None:
-        """Look the line up on the migration screen, which then shows its form or an alert."""
-        await self.open("/migracion", "opening the migration screen")
-        await self._guarded("typing the line", lambda: self.line_input.fill(line))
-        await self.submit(self.search_button, "looking the line up for migration")
+        """Look the line up on the migration screen, which then shows its form or an alert (the lookup is
+        a GET form: its answer is opened directly)."""
+        await self.open(f"/migracion?{urlencode({'linea': line})}", "looking the line up for migration")
 
     async def offered_plans(self) -> list[str] | None:
         """The plans in the form's select (Scoring's), or None when AR showed an alert instead of the form."""

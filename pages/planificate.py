@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from playwright.async_api import Page
 
 from pages.base import ConsolePage
@@ -20,10 +22,9 @@ class PlanificatePage(ConsolePage):
         self.no_result = page.get_by_role("status").filter(has_text="Sin resultados")
 
     async def search(self, line: str) -> None:
-        """Run the pre-analysis of a line from the search form."""
-        await self.open("/", "opening the pre-analysis search")
-        await self._guarded("typing the line", lambda: self.line_input.fill(line))
-        await self.submit(self.search_button, "searching the line")
+        """Run the pre-analysis of a line (the search form is a GET: its result page is opened directly,
+        one page load instead of two)."""
+        await self.open(f"/resultado?{urlencode({'linea': line})}", "searching the line")
 
     async def read_result(self) -> dict[str, str] | None:
         """The result table as label -> value, or None when Planifícate shows no result."""

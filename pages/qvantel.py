@@ -7,6 +7,8 @@ landed on the login page is ``SessionExpired``, instead of waiting for a table t
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import contextlib
 from urllib.parse import urlsplit
 
@@ -51,10 +53,9 @@ class QvantelPage(ConsolePage):
 
     # -- verbs --------------------------------------------------------------------------------
     async def open_line(self, line: str) -> None:
-        """Search a line from the console's search screen and land on its view (or on the 'no existe' alert)."""
-        await self.open("/", "opening the line search")
-        await self._guarded("typing the line", lambda: self.line_input.fill(line))
-        await self.submit(self.search_button, "searching the line")
+        """Land on a line's view (or on the 'no existe' alert); the search form is a GET, so its answer
+        is opened directly, one page load instead of two."""
+        await self.open(f"/linea?{urlencode({'numero': line})}", "searching the line")
 
     async def read_line(self) -> dict[str, str] | None:
         """The framed sheet "Datos de la línea" as label -> value, or None when the console says the line

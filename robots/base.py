@@ -53,5 +53,16 @@ class ConsoleRobot(Generic[C]):
         return self.session.portal
 
     def _run(self, work: Callable[[C], Awaitable[T]]) -> T:
-        """Run ``work`` on the logged-in console, retrying application errors per the policy."""
-        return self.policy.call(lambda: self.session.host.run(self.session.use(work)))
+        """Run ``work`` on the logged-in console, retrying application errors per the policy.
+
+        The first attempt runs untraced (tracing costs the browser CPU on every action); retries are
+        traced, so a step that exhausts its attempts leaves the trace of its last one.
+        """
+        attempts = 0
+
+        def attempt() -> T:
+            nonlocal attempts
+            attempts += 1
+            return self.session.host.run(self.session.use(work, record=attempts > 1))
+
+        return self.policy.call(attempt)

@@ -124,8 +124,9 @@ class PortalSession(Generic[C]):
 
     The context holds the login (its cookies); each concurrent user gets a page of its own from a small
     pool, so flows running side by side share one login without sharing a page. With ``trace`` on, the
-    context records a Playwright trace (DOM snapshots) of the latest action, so a failed step can leave
-    it behind; recording starts only after the login, so no password reaches a trace.
+    context records a Playwright trace (DOM snapshots) of actions run with ``record`` (the robots'
+    retries), so a failed step can leave it behind; recording starts only after the login and stops
+    around any login again, so no password reaches a trace.
     Under concurrent use a trace may also show the other flows' work on the same console.
     """
 
@@ -192,16 +193,15 @@ class PortalSession(Generic[C]):
                 await self._context.tracing.stop()
                 self._recording = False
             await console.login(self.access.user, self.access.password.get_secret_value())
-            if self.trace:
-                await self._context.tracing.start(snapshots=True, screenshots=False)
-                await self._context.tracing.start_chunk()
-                self._recording = True
             self._login_generation += 1
             self.logins += 1
             logger.debug("logged in to {}", self.portal)
 
-    async def use(self, action: Callable[[C], Awaitable[T]]) -> T:
-        """Run ``action`` on a logged-in page of the console; log in again once if the session expired."""
+    async def use(self, action: Callable[[C], Awaitable[T]], *, record: bool = False) -> T:
+        """Run ``action`` on a logged-in page of the console; log in again once if the session expired.
+
+        With ``record`` (and the session's ``trace`` on) the action is traced, for ``save_failure``.
+        """
         console = await self._borrow()
         self._active += 1
         self._last = console
@@ -209,19 +209,36 @@ class PortalSession(Generic[C]):
         try:
             if self._login_generation == 0:
                 await self._login(console, 0)
-            if self._recording and self._active == 1 and self._context is not None:
-                await self._context.tracing.stop_chunk()  # start this action's trace afresh
-                await self._context.tracing.start_chunk()
+            if self.trace and record:
+                await self._record_afresh()
             generation = self._login_generation
             try:
-                return await action(console)
+                result = await action(console)
             except SessionExpired:
                 logger.info("{} session expired; logging in again", self.portal)
                 await self._login(console, generation)
-                return await action(console)
+                if self.trace and record:
+                    await self._record_afresh()
+                result = await action(console)
+            if self._recording and self._active == 1 and self._context is not None:
+                await self._context.tracing.stop()  # it went well: nothing to keep, stop paying for it
+                self._recording = False
+            return result
         finally:
             self._active -= 1
             self._idle.append(console)
+
+    async def _record_afresh(self) -> None:
+        """Start tracing (after any login) with a fresh chunk for the action about to run."""
+        assert self._context is not None
+        if not self._recording:
+            await self._context.tracing.start(snapshots=True, screenshots=False)
+            await self._context.tracing.start_chunk()
+            self._recording = True
+        elif self._active == 1:
+            await self._context.tracing.stop_chunk()
+            await self._context.tracing.start_chunk()
+        # else another flow's action is being recorded on this console: its chunk holds this one too
 
     async def save_failure(self, folder: Path, stem: str) -> tuple[Path | None, Path | None]:
         """Keep what the console showed when a step failed: a screenshot and the trace of the last action."""
@@ -236,7 +253,8 @@ class PortalSession(Generic[C]):
         if self._recording and self._context is not None:
             trace = folder / f"{stem}.trace.zip"
             await self._context.tracing.stop_chunk(path=str(trace))
-            await self._context.tracing.start_chunk()
+            await self._context.tracing.stop()
+            self._recording = False
         return screenshot, trace
 
     async def close(self) -> None:

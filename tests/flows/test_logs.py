@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import zipfile
 
+import pytest
 from loguru import logger
 
 from flows.logs import configure_logging
 from flows.settings import Settings
+from pages.errors import PortalTimeout
 from pages.planificate import PlanificatePage
 from robots.sessions import PortalSession
 
@@ -34,11 +36,13 @@ def test_the_password_never_reaches_a_recorded_trace(browser_host, access, load_
     load_scenario({"name": "trace", "lines": [{"number": "71234567", "holder_name": "A", "holder_ci": "1"}]})
     session = PortalSession(browser_host, PlanificatePage, access("planificate"), trace=True)
 
-    async def search(console: PlanificatePage) -> None:
+    async def search_then_fail(console: PlanificatePage) -> None:
         await console.search("71234567")
+        raise PortalTimeout("the console stopped answering", portal="planificate")
 
     try:
-        browser_host.run(session.use(search))
+        with pytest.raises(PortalTimeout):
+            browser_host.run(session.use(search_then_fail, record=True))
         _, trace = browser_host.run(session.save_failure(tmp_path, "step"))
     finally:
         browser_host.run(session.close())

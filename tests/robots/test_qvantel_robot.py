@@ -148,16 +148,16 @@ def test_business_outcomes_are_not_retried(robot, world_state):
 
     robot.line_status(LineStatusRequest(line="72222222"))  # log in first
     # Each count is exactly one pass over the console: a retry would add a whole pass.
-    # search screen, "no existe"
-    assert requests_for(lambda: robot.line_status(LineStatusRequest(line="79999999"))) == 2
+    # "no existe"
+    assert requests_for(lambda: robot.line_status(LineStatusRequest(line="79999999"))) == 1
     assert requests_for(lambda: robot.confirm_line(
-        ConfirmLineRequest(line="79999999", holder_ci="6543210", acmo="A1"))) == 2
-    # search screen, line view, its frame
+        ConfirmLineRequest(line="79999999", holder_ci="6543210", acmo="A1"))) == 1
+    # line view, its frame
     assert requests_for(lambda: robot.confirm_line(
-        ConfirmLineRequest(line="72222222", holder_ci="1234567", acmo="A1"))) == 3
-    # search screen, line view, its frame, Televentas Digital, the refused post
+        ConfirmLineRequest(line="72222222", holder_ci="1234567", acmo="A1"))) == 2
+    # line view, its frame, Televentas Digital, the refused post
     assert requests_for(lambda: robot.confirm_line(
-        ConfirmLineRequest(line="71111111", holder_ci="7654321", acmo="A1"))) == 5
+        ConfirmLineRequest(line="71111111", holder_ci="7654321", acmo="A1"))) == 4
 
 
 @pytest.mark.parametrize("fields", [
