@@ -88,7 +88,7 @@ def test_a_failed_flow_is_retried_from_where_it_stopped(load_scenario, faults, s
     [failed] = [s for s in worker.store.steps("migration-2001") if s.outcome == "failed"]
     assert failed.name == "issue_token" and failed.attempts == 3
     assert failed.screenshot and Path(failed.screenshot).is_file()
-    assert failed.trace and Path(failed.trace).is_file()
+    assert failed.trace is None  # it failed at AR's login page: no trace, since the login form holds the password
     macros_before = list(world_state()["tickets"][str(TICKET)]["macros_applied"])
     faults("ar", fail_next=0)
     retried = rpa_flow("flow", "retry", "--ticket", str(TICKET))
