@@ -179,7 +179,7 @@ class CustomerScript(Model):
     document_name: str | None = Field(None, description="name on the CI photos; default the ticket's holder")
     document_ci: str | None = Field(None, description="CI on the photos; another person's plays 'not the holder'")
     line: str | None = Field(None, description="whose SMS inbox holds the token; default the ticket's line")
-    sms_wait_seconds: float = Field(5, ge=0, description="how long to wait for a new SMS before giving up")
+    sms_wait_seconds: float = Field(30, ge=0, description="how long to wait for a new SMS before giving up")
 
     @field_validator("replies", mode="before")
     @classmethod
