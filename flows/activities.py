@@ -43,7 +43,7 @@ from robots.retry import retries_made
 from robots.syshelp import DerivationRequest
 from robots.zendesk import TicketData
 
-from flows import runtime
+from flows import report, runtime
 from flows.agent_steps import evidence_note_body
 from flows.run_store import EvidenceRecord
 
@@ -84,7 +84,7 @@ def activity(fn: Callable[P, R]) -> Callable[P, R]:
         except RPAError as exc:
             shot, trace = (None, None)
             if isinstance(exc, ApplicationError):
-                shot, trace = rt.toolkit.save_failure(rt.failures_dir / flow_id, key)
+                shot, trace = rt.toolkit.save_failure(rt.failures_dir / flow_id, key, exc.portal)
             rt.store.step_ended(flow_id, key, attempts=1 + retries_made.get(), outcome="failed",
                                 error=f"{type(exc).__name__}: {exc}", screenshot=_str(shot), trace=_str(trace),
                                 evidence=_step_evidence.get())
@@ -153,9 +153,9 @@ def flow_begins(ticket_id: int) -> int:
     what the customer writes after it."""
     rt = runtime.current()
     flow_id, _ = _current_ids()
-    rt.store.flow_started(flow_id, ticket_id, "migration")
+    # The mark is read first and written with the flow's row: the watcher must never see the flow without it.
     newest = max((c.id for c in rt.toolkit.zendesk.comments(ticket_id)), default=0)
-    rt.store.update_flow(flow_id, state="running", watch_after=newest)
+    rt.store.flow_started(flow_id, ticket_id, "migration", watch_after=newest)
     return newest
 
 
@@ -164,12 +164,14 @@ def flow_ends(activity: str, outcome: str) -> str:
     store = runtime.current().store
     store.enter_activity(flow_id, activity)
     store.update_flow(flow_id, state="ended", outcome=outcome, waiting_for=None)
+    report.write_quietly(runtime.current().settings, flow_id, store)
     return outcome
 
 
 def flow_fails(error: str) -> str:
     flow_id, _ = _current_ids()
     runtime.current().store.update_flow(flow_id, state="failed", error=error, waiting_for=None)
+    report.write_quietly(runtime.current().settings, flow_id, runtime.current().store)
     return error
 
 

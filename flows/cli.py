@@ -396,6 +396,16 @@ def report(
     _flow_command(action)
 
 
+@app.command("regress")
+def regress(
+    only: Annotated[Optional[str], typer.Option(help="run only this scenario (file name, with or without .yaml)")] = None,
+) -> None:
+    """Run the regression catalogue (mock_portals/scenarios) against fresh mocks and print the results."""
+    from flows.regress import regress_command
+
+    raise typer.Exit(regress_command(only))
+
+
 @app.command("demo")
 def demo() -> None:
     """Start the mock portals, work the demo ticket end to end, and show where the evidence is."""

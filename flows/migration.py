@@ -9,13 +9,22 @@ Choices where the work instruction is silent (also in the closing notes):
   supervisor's reopening is the flow's own follow-up) and the flow ends.
 * After *Recontacto sin Respuesta* (activities 3 and 6) goes unanswered, the flow ends: the ticket stays
   Pendiente for the inbox rules of the contact centre.
-* A customer who agrees to recover a 3G SIM ends the flow (ticket En Espera); the next request is a new flow.
+* A customer who agrees to recover a 3G SIM gets *Despedida*: her answer reopened the ticket, and once her
+  SIM is LTE she writes again, which is a new ticket and a new flow (a flow belongs to one ticket).
 * A wrong or spent token is handled like an expired one: *2do Tocken* and a new token; at most
   ``max_tokens`` tokens, then *Tocken: Cliente no contesta* and the flow ends if there is still no answer.
 * The CI photos and selfie are judged by a person: an internal note asks for "#aprobar"/"#rechazar";
   a rejection means the requester is not shown to be the holder (*Cliente no es titular*).
 * Backups for the contract come from the evidence this flow left in the internal notes (the same files,
   same sha256) and the customer's own attachments.
+* An answer to *Recontacto sin Respuesta* is not read for a plan or an ACEPTO: the flow goes back to 3.1
+  (line state and offer again) or 6.1 (the T&C macro again), as the source says, and reads the answer to that.
+* The billing NIT is the ticket's field, else one the customer wrote in her first answer; it serves both the
+  government check (1 a) and the BCCS change (8.1). Billing to a third party without any NIT is changed in
+  BCCS with the holder's CI, the only document the process collects.
+* An analysts' observation naming no backup the flow knows ("Foto del CI vigente") is not in Zendesk
+  (9.4 b2): *Subsanar Observación* asks the customer, and the task is answered with the first file she sends.
+* *Solicitud Infactible* carries the analysts' reason (9.4 c2 "para informar el motivo del rechazo").
 """
 
 from __future__ import annotations
@@ -90,6 +99,7 @@ class MigrationFlow:
         self.acmo = runtime.current().settings.acmo_code
         self.macros: list[str] = []
         self.backups: dict[str, str] = {}      # backup kind -> file kept as evidence
+        self.billing_nit: str | None = None
         self.activity = Activity.IDENTIFY
 
     # -- the process ----------------------------------------------------------------------------
@@ -140,12 +150,14 @@ class MigrationFlow:
         if not self.ticket.line or not self.ticket.holder_ci:
             raise Ended(Activity.PERSON, "datos_incompletos")
         billing = self.ticket.billing_name
+        # The NIT the customer wrote counts as much as the one the bot filled in (1 a; 8.1 bills to it).
+        self.billing_nit = self.ticket.billing_nit or nit_in(reply.body)
         if billing and billing != self.ticket.holder_name and billing_needs_government_check(billing):
             self.check_government_entity(billing, reply)
 
     def check_government_entity(self, billing: str, reply: CustomerMessage) -> None:
         self.enter(Activity.NIT_CHECK)
-        nit = self.ticket.billing_nit or nit_in(reply.body)
+        nit = self.billing_nit
         if not nit:
             return  # no NIT to verify: not identified as government, normal process (1 d)
         check = run(act.lookup_nit, self.ticket_id, nit)
@@ -181,7 +193,7 @@ class MigrationFlow:
             self.enter(Activity.SIM_3G)
             answer = self.ask(Macro.LINEA_3G, "recuperación de SIM a LTE")
             if answer is not None and is_yes(answer.body):
-                raise Ended(Activity.SIM_3G, "recuperacion_sim_pendiente")
+                self.farewell("recuperacion_sim_pendiente")
             self.farewell("sim_3g_sin_acuerdo")
         self.enter(Activity.DEBT_MP)
         self.macro(Macro.DEUDA_OTRA_OPERADORA_MP)
@@ -320,9 +332,9 @@ class MigrationFlow:
     def change_billing_if_third_party(self) -> None:
         billing = self.ticket.billing_name
         if billing and billing != self.ticket.holder_name:
-            document = self.ticket.billing_nit or self.ticket.holder_ci
+            document = self.billing_nit or self.ticket.holder_ci
             run(act.change_billing, self.ticket_id, self.ticket.line, billing,
-                "NIT" if self.ticket.billing_nit else "CI", document)
+                "NIT" if self.billing_nit else "CI", document)
 
     # 9 ------------------------------------------------------------------------------------------
     def contract_with_preanalysis(self, plan: str, preanalysis: act.PreanalysisOutcome) -> str:
@@ -338,9 +350,11 @@ class MigrationFlow:
             if answer.status == "approved":
                 return run(act.print_contract, self.ticket_id, task.contract_number)
             if answer.status == "unfixable":
-                run(act.dismiss_task, self.ticket_id, task.task_number, answer.reason or "Observación no subsanable")
+                reason = answer.reason or "Observación no subsanable"
+                run(act.dismiss_task, self.ticket_id, task.task_number, reason)
                 self.enter(Activity.UNFEASIBLE)
-                self.macro(Macro.SOLICITUD_INFACTIBLE)
+                # 9.4 c2: the macro tells the customer the reason of the rejection.
+                self.macro(Macro.SOLICITUD_INFACTIBLE, extra_text=f"Motivo: {reason}")
                 raise Ended(Activity.UNFEASIBLE, "infactible")
             missing = answer.missing_kind
             document = self.backups.get(missing) if missing else None

@@ -87,7 +87,7 @@ EDGES: list[tuple[Activity, Activity, str]] = [
     (Activity.PREANALYSIS, Activity.DEBT_MP, "MP"),
     (Activity.FR_RO, Activity.FAREWELL, ""),
     (Activity.OTHER_OPERATOR, Activity.FAREWELL, "sin interés"),
-    (Activity.SIM_3G, Activity.FAREWELL, "no acepta"),
+    (Activity.SIM_3G, Activity.FAREWELL, ""),
     (Activity.OFFER, Activity.HOLDER, "elige plan + documentos"),
     (Activity.OFFER, Activity.NO_ANSWER, "no contesta"),
     (Activity.HOLDER, Activity.CONFIRM_LINE, "titular, pendiente"),

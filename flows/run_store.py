@@ -131,14 +131,16 @@ class RunStore:
         metadata.create_all(self.engine)
 
     # -- flows --------------------------------------------------------------------------------
-    def flow_started(self, flow_id: str, ticket_id: int, kind: str) -> None:
+    def flow_started(self, flow_id: str, ticket_id: int, kind: str, watch_after: int = 0) -> None:
+        """Register a flow once; ``watch_after`` goes in the same insert, so a watcher polling meanwhile
+        never sees the flow with a zero mark and forwards the ticket's old comments to it."""
         now = utc_now()
         with self.engine.begin() as db:
             exists = db.execute(select(flow_runs.c.flow_id).where(flow_runs.c.flow_id == flow_id)).first()
             if exists is None:
                 db.execute(insert(flow_runs).values(
                     flow_id=flow_id, ticket_id=ticket_id, kind=kind, started_at=now, updated_at=now,
-                    state="running", path=[], watch_after=0))
+                    state="running", path=[], watch_after=watch_after))
 
     def update_flow(self, flow_id: str, **values: Any) -> None:
         values["updated_at"] = utc_now()

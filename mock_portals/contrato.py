@@ -9,6 +9,7 @@ The analysts are the scenario: each submission takes the line's next ``AnalystAn
 list runs out) and answers at once, so tests and flows never wait here. The state machine stays that of
 the real portal: an observed (fixable) task is answered with a document, which resubmits it; a rejected
 (unfixable) one is completed as "desestimado" with a reason; only a saved or approved contract prints.
+An approval is the analysts activating the plan: the shared line becomes postpaid on the contract's plan.
 
 Records live in ``world.state.records["contrato"]``: ``contracts`` and ``tasks`` in order, and
 ``answers_used`` (line -> analyst answers consumed). Uploaded bytes are kept in ``world.blobs``.
@@ -145,6 +146,7 @@ def create_app(world: World) -> FastAPI:
         if verdict == "approved":
             task["status"], contract["state"] = "aprobada", "aprobado"
             log(task, "Aprobada por análisis de activaciones")
+            activate(contract)
         elif verdict == "fixable":
             task["status"], contract["state"] = "observada", "observado"
             task["missing_backup"] = (answer.missing_backup if answer else None) or "Respaldo no especificado"
@@ -154,6 +156,16 @@ def create_app(world: World) -> FastAPI:
             task["reason"] = (answer.reason if answer else None) or "No cumple la política de activaciones"
             log(task, f"Rechazada (no subsanable): {task['reason']}")
         task["answered_at"] = now().isoformat()
+
+    def activate(contract: dict[str, Any]) -> None:
+        """Approving is the analysts activating the plan AR refused (PROCESS.md 9.4 a): the shared line
+        becomes postpaid on the contract's plan, once; a line already postpaid is left as it is."""
+        line = world.state.lines.get(contract["line"])
+        if line is None or line.plan_type == "Pospago":
+            return
+        line.plan_type, line.plan, line.migrated_at = "Pospago", contract["plan"], now()
+        line.migrations += 1
+        log(contract, f"Plan {contract['plan']} activado por activaciones")
 
     def submit_for_analysis(task: dict[str, Any], contract: dict[str, Any]) -> None:
         task["status"], contract["state"] = "pendiente", "en_revision"
