@@ -18,8 +18,9 @@ $(CHROMIUM):
 $(STAMP): pyproject.toml
 	@echo "Creating the virtualenv and installing the project (once)..."
 	@python3 -m venv $(VENV) 2>/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null && python3 -m venv $(VENV); }
-	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	@$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	@{ $(PY) -m pip install -q --disable-pip-version-check --upgrade pip && \
+	   $(PY) -m pip install -q --disable-pip-version-check -e '.[test]'; } > $(VENV)/install.log 2>&1 \
+	  || { cat $(VENV)/install.log; echo "installing the project failed (log above)"; exit 1; }
 	@touch $(STAMP)
 
 postgres:
