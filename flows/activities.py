@@ -12,6 +12,7 @@ again after a crash finds its note already on the ticket and does not post it tw
 from __future__ import annotations
 
 import functools
+from datetime import datetime, timedelta
 from collections.abc import Callable
 from contextvars import ContextVar
 from pathlib import Path
@@ -41,7 +42,7 @@ from robots.planificate import PreanalysisRequest
 from robots.qvantel import ConfirmLineRequest, LineStatusRequest
 from robots.retry import retries_made
 from robots.syshelp import DerivationRequest
-from robots.zendesk import TicketData
+from robots.zendesk import CommentData, TicketData
 
 from flows import report, runtime
 from flows.agent_steps import evidence_note_body
@@ -209,12 +210,38 @@ class MacroApplied(BaseModel):
 @activity
 def apply_macro(ticket_id: int, title: str, attachments: list[str] | None = None,
                 extra_text: str | None = None) -> MacroApplied:
-    """Apply a macro by its exact title and save it (reply, status, Estado de Pedido)."""
-    zendesk = runtime.current().toolkit.zendesk
+    """Apply a macro by its exact title and save it (reply, status, Estado de Pedido), once per visit.
+
+    A visit is this step of this flow: its mark is committed before the macro is saved, so a step run
+    again after a crash first looks for the macro's reply posted since then, and does not send it twice.
+    """
+    rt = runtime.current()
+    zendesk = rt.toolkit.zendesk
+    flow_id, step_id = _current_ids()
+    visit = f"macro-{step_id}"
+    if not rt.store.set_fence(flow_id, visit, detail=title):
+        already = _reply_since(ticket_id, zendesk.macro_reply(title), rt.store.fence_time(flow_id, visit))
+        if already is not None:
+            ticket = zendesk.ticket(ticket_id)
+            return MacroApplied(title=title, status=ticket.status, order_state=ticket.order_state,
+                                comment_body=already.body, comment_id=already.id)
     files = [_file_evidence(Path(p)) for p in attachments or []]
     result = zendesk.apply_macro(ticket_id, title, attachments=files, extra_text=extra_text)
     return MacroApplied(title=result.title, status=result.status, order_state=result.order_state,
                         comment_body=result.comment_body, comment_id=result.comment_id)
+
+
+def _reply_since(ticket_id: int, reply: str, since: datetime | None) -> CommentData | None:
+    """A public comment carrying a macro's reply, written at or after ``since``.
+
+    Zendesk stamps comments to the second and its clock is not ours: a second of slack is allowed.
+    """
+    if not reply or since is None:
+        return None
+    earliest = since.replace(microsecond=0) - timedelta(seconds=1)
+    comments = runtime.current().toolkit.zendesk.comments(ticket_id)
+    return next((c for c in reversed(comments)
+                 if c.public and c.created_at >= earliest and c.body.startswith(reply)), None)
 
 
 @activity

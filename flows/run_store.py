@@ -212,6 +212,14 @@ class RunStore:
         except IntegrityError:
             return False
 
+    def fence_time(self, flow_id: str, name: str) -> datetime | None:
+        with self.engine.connect() as db:
+            row = db.execute(select(fences.c.created_at).where(
+                (fences.c.flow_id == flow_id) & (fences.c.name == name))).first()
+        if row is None:
+            return None
+        return row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=timezone.utc)
+
     def has_fence(self, flow_id: str, name: str) -> bool:
         with self.engine.connect() as db:
             return db.execute(select(fences.c.flow_id).where(

@@ -202,6 +202,12 @@ class ZendeskClient:
                 return macro
         raise RecordNotFound(f"no active macro titled {title!r}", portal=PORTAL)
 
+    def macro_reply(self, title: str) -> str:
+        """The reply text a macro writes (its ``comment_value`` action), empty when it writes none."""
+        actions = self.find_macro(title).get("actions", [])
+        return next((str(a.get("value") or "") for a in actions
+                     if a.get("field") in ("comment_value", "comment_value_html")), "")
+
     def apply_macro(self, ticket_id: int, title: str, *, attachments: Sequence[Evidence] = (),
                     extra_text: str | None = None) -> MacroResult:
         """Apply a macro as an agent does: its reply, status and Estado de Pedido, saved in one update.
