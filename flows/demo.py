@@ -42,7 +42,7 @@ def run_demo(settings: Settings, console: Console) -> int:
         finally:
             worker.close()
         console.print(f"Outcome: [bold]{outcome}[/bold]")
-        console.print(f"Run report:  {report_path(settings, DEMO_TICKET)}")
+        console.print(f"Run report:  {report_path(settings, DEMO_TICKET).resolve()}")
         console.print(f"Evidence:    {(settings.evidence_dir / f'ticket-{DEMO_TICKET}').resolve()}")
         console.print(f"Agent page:  {mocks.urls['zendesk']}/agent/tickets/{DEMO_TICKET}")
         if sys.stdin.isatty():
