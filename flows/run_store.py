@@ -30,6 +30,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from robots.evidence import utc_now
+
 metadata = MetaData()
 
 flow_runs = Table(
@@ -73,10 +75,6 @@ fences = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("detail", Text),
 )
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class EvidenceRecord(BaseModel):

@@ -78,16 +78,10 @@ def create_app(world: World) -> FastAPI:
     async def alive() -> dict[str, bool]:
         return {"ok": True}
 
-    @app.get("/")
-    async def home(request: Request) -> Response:
-        console.require_session(request)
-        return console.render(request, "ar/home.html")
+    console.screen("/", "ar/home.html")
 
     # -- token -------------------------------------------------------------------------------
-    @app.get("/token")
-    async def token_form(request: Request) -> Response:
-        console.require_session(request)
-        return console.render(request, "ar/token.html", {"number": ""})
+    console.screen("/token", "ar/token.html", {"number": ""})
 
     @app.post("/token")
     async def issue_token(request: Request) -> Response:

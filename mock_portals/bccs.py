@@ -48,16 +48,10 @@ def create_app(world: World) -> FastAPI:
     async def alive() -> dict[str, bool]:
         return {"ok": True}
 
-    @app.get("/")
-    async def menu(request: Request) -> Response:
-        console.require_session(request)
-        return console.render(request, "bccs/menu.html")
+    console.screen("/", "bccs/menu.html")
 
     # -- historical debt ------------------------------------------------------------------------
-    @app.get("/deuda")
-    async def debt_form(request: Request) -> Response:
-        console.require_session(request)
-        return console.render(request, "bccs/debt_form.html", {"ci": ""})
+    console.screen("/deuda", "bccs/debt_form.html", {"ci": ""})
 
     @app.get("/deuda/consulta")
     async def debt_result(request: Request, ci: str = "") -> Response:

@@ -164,6 +164,15 @@ class LegacyConsole:
             self.sessions.pop(request.cookies.get(self.cookie, ""), None)
             return RedirectResponse("/login", status_code=303)
 
+    def screen(self, path: str, template: str, context: dict[str, Any] | None = None) -> None:
+        """Serve a fixed screen (a menu, an empty form) behind the login."""
+
+        async def show(request: Request) -> Response:
+            self.require_session(request)
+            return self.render(request, template, dict(context or {}))
+
+        self.app.add_api_route(path, show, methods=["GET"], include_in_schema=False)
+
     # -- rendering --------------------------------------------------------------------------
     def render(self, request: Request, template: str, context: dict[str, Any] | None = None,
                status_code: int = 200) -> Response:

@@ -45,10 +45,7 @@ def create_app(world: World) -> FastAPI:
     async def alive() -> dict[str, bool]:
         return {"ok": True}
 
-    @app.get("/")
-    async def search_form(request: Request) -> Response:
-        console.require_session(request)
-        return console.render(request, "impuestos/search.html", {"nit": ""})
+    console.screen("/", "impuestos/search.html", {"nit": ""})
 
     @app.get("/estado")
     async def status(request: Request, nit: str = "") -> Response:

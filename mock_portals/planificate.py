@@ -17,10 +17,7 @@ def create_app(world: World) -> FastAPI:
     async def alive() -> dict[str, bool]:
         return {"ok": True}
 
-    @app.get("/")
-    async def search_form(request: Request) -> Response:
-        console.require_session(request)
-        return console.render(request, "planificate/search.html", {"number": ""})
+    console.screen("/", "planificate/search.html", {"number": ""})
 
     @app.get("/resultado")
     async def result(request: Request, linea: str = "") -> Response:
