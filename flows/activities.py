@@ -45,7 +45,7 @@ from robots.syshelp import DerivationRequest
 from robots.zendesk import CommentData, TicketData
 
 from flows import report, runtime
-from flows.agent_steps import evidence_note_body
+from flows.agent_steps import LINE_STATE_TITLE, NOTE_TITLES, post_evidence
 from flows.run_store import EvidenceRecord
 
 #: Evidence recorded by the step that is running, for the run store (one list per thread of work).
@@ -118,25 +118,25 @@ def _outcome_of(result: Any) -> str:
 
 def _post(ticket_id: int, title: str, summary: str, evidence: list[Evidence]) -> StepEvidence:
     """Save evidence and post it as an internal note marked with this step's place in the flow."""
-    rt = runtime.current()
     flow_id, step_id = _current_ids()
-    files = [rt.toolkit.evidence.save(item, ticket_id).path for item in evidence]
-    body = evidence_note_body(title, summary, evidence)
-    note = rt.toolkit.zendesk.add_internal_note(ticket_id, body, evidence, key=note_key(flow_id, step_id))
-    records = [EvidenceRecord(file=str(path), sha256=item.sha256, portal=item.portal,
-                              description=item.description, note_id=note.comment_id)
-               for path, item in zip(files, evidence)]
-    _step_evidence.get().extend(records)
+    note, files = post_evidence(runtime.current().toolkit, ticket_id, title, summary, evidence,
+                                key=note_key(flow_id, step_id))
+    _record(files, evidence, note.comment_id)
     return StepEvidence(files=[str(p) for p in files], note_id=note.comment_id)
 
 
 def _keep(ticket_id: int, evidence: list[Evidence]) -> list[str]:
     """Save evidence on disk only (the process does not ask for it in Zendesk)."""
-    rt = runtime.current()
-    paths = [rt.toolkit.evidence.save(item, ticket_id).path for item in evidence]
-    _step_evidence.get().extend(EvidenceRecord(file=str(p), sha256=e.sha256, portal=e.portal,
-                                               description=e.description) for p, e in zip(paths, evidence))
+    paths = [runtime.current().toolkit.evidence.save(item, ticket_id).path for item in evidence]
+    _record(paths, evidence, None)
     return [str(p) for p in paths]
+
+
+def _record(paths: list[Path], evidence: list[Evidence], note_id: int | None) -> None:
+    """Note the step's evidence for the run store (and so for the run report)."""
+    _step_evidence.get().extend(EvidenceRecord(file=str(path), sha256=item.sha256, portal=item.portal,
+                                               description=item.description, note_id=note_id)
+                                for path, item in zip(paths, evidence, strict=True))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -281,21 +281,10 @@ def save_customer_documents(ticket_id: int, comment_ids: list[int]) -> list[Save
             path = folder / f"{comment.id}-{attachment.file_name}"
             if not path.exists():
                 path.write_bytes(rt.toolkit.zendesk.download(attachment.content_url))
-            saved.append(SavedDocument(kind=document_kind(attachment.file_name), path=str(path),
+            kind = BackupKind.of_customer_file(attachment.file_name)
+            saved.append(SavedDocument(kind=kind.value if kind else "otro", path=str(path),
                                        comment_id=comment.id))
     return saved
-
-
-def document_kind(file_name: str) -> str:
-    """Which backup a customer's file is, by its name (the WhatsApp bot names them)."""
-    name = file_name.lower()
-    if "selfie" in name:
-        return BackupKind.SELFIE.value
-    if "reverso" in name or "back" in name:
-        return BackupKind.CI_BACK.value
-    if "anverso" in name or "front" in name or name.startswith("ci"):
-        return BackupKind.CI_FRONT.value
-    return "otro"
 
 
 @activity
@@ -312,7 +301,7 @@ def terms_acceptance_evidence(ticket_id: int, macro_comment_id: int | None, acce
     evidence = rt.toolkit.conversation.capture(ticket_id=ticket_id, subject=ticket.subject, lines=lines,
                                                step="terms_acceptance",
                                                description=f"Aceptación de T&C del cliente, ticket {ticket_id}")
-    return _post(ticket_id, "Aceptación de T&C (ACEPTO)",
+    return _post(ticket_id, f"{NOTE_TITLES[BackupKind.TERMS_ACCEPTANCE]} (ACEPTO)",
                  "Macro formal de T&C enviada y respuesta ACEPTO del cliente.", [evidence])
 
 
@@ -339,7 +328,7 @@ class PreanalysisOutcome(BaseModel):
 def preanalysis(ticket_id: int, line: str) -> PreanalysisOutcome:
     """PROCESS.md 2.2-2.3: Planifícate; the screenshot goes to an internal note whatever the result."""
     result = runtime.current().toolkit.planificate.preanalysis(PreanalysisRequest(line=line))
-    posted = _post(ticket_id, f"Preanálisis Planifícate - línea {line}", result.summary(), result.evidence)
+    posted = _post(ticket_id, f"{NOTE_TITLES[BackupKind.PREANALYSIS]} - línea {line}", result.summary(), result.evidence)
     return PreanalysisOutcome(verdict=result.verdict.value, state=result.state, sim=result.sim,
                               operator=result.operator, recommended_plans=result.recommended_plans,
                               evidence=posted)
@@ -359,7 +348,7 @@ class LineState(BaseModel):
 def line_status(ticket_id: int, line: str, customer_ci: str | None) -> LineState:
     """PROCESS.md 3.1-3.2: the line's state in Qvantel, screenshot as an internal note."""
     result = runtime.current().toolkit.qvantel.line_status(LineStatusRequest(line=line))
-    posted = _post(ticket_id, f"Estado de la línea en Qvantel - línea {line}", result.summary(), result.evidence)
+    posted = _post(ticket_id, f"{LINE_STATE_TITLE} - línea {line}", result.summary(), result.evidence)
     return LineState(exists=result.exists, confirmed=result.confirmed,
                      sim_recovered_last_24h=result.sim_recovered_last_24h, holder_ci=result.holder_ci,
                      holder_name=result.holder_name, is_holder=bool(customer_ci) and result.is_holder(customer_ci),
@@ -376,7 +365,7 @@ def confirm_line(ticket_id: int, line: str, holder_ci: str, acmo: str) -> Confir
     """PROCESS.md 5: confirm the registration in Qvantel, register the ACMO; screenshot as an internal note."""
     result = runtime.current().toolkit.qvantel.confirm_line(
         ConfirmLineRequest(line=line, holder_ci=holder_ci, acmo=acmo))
-    posted = (_post(ticket_id, f"Línea confirmada en Qvantel - línea {line}", result.summary(), result.evidence)
+    posted = (_post(ticket_id, f"{NOTE_TITLES[BackupKind.LINE_CONFIRMED]} - línea {line}", result.summary(), result.evidence)
               if result.evidence else StepEvidence())
     return Confirmation(outcome=result.outcome.value, evidence=posted)
 
@@ -452,7 +441,7 @@ def migrate_once(ticket_id: int, line: str, token: str, plan: str, city: str, bi
         rt.store.clear_fence(flow_id, MIGRATION_FENCE)
     posted = StepEvidence()
     if result.outcome == MigrationOutcome.REFUSED:
-        posted = _post(ticket_id, f"Error del Activador Regional - línea {line}", result.message, result.evidence)
+        posted = _post(ticket_id, f"{NOTE_TITLES[BackupKind.AR_ERROR]} - línea {line}", result.message, result.evidence)
     elif result.evidence:
         _keep(ticket_id, result.evidence)
         posted = StepEvidence(files=[])

@@ -57,8 +57,8 @@ def evidence_note_body(title: str, summary: str, evidence: list[Evidence]) -> st
     return "\n".join(lines)
 
 
-def post_evidence(toolkit: Toolkit, ticket_id: int, step: str, title: str, summary: str,
-                  evidence: list[Evidence], key: str) -> tuple[NoteResult, list[Path]]:
+def post_evidence(toolkit: Toolkit, ticket_id: int, title: str, summary: str, evidence: list[Evidence],
+                  *, key: str) -> tuple[NoteResult, list[Path]]:
     """Keep the evidence on disk and post it as one internal note carrying the step's marker."""
     files = [toolkit.evidence.save(item, ticket_id).path for item in evidence]
     body = evidence_note_body(title, summary, evidence)
@@ -82,7 +82,7 @@ def _report(step: str, ticket_id: int, title: str, summary: str, result: BaseMod
     note, files = None, []
     if evidence:
         key = note_key(ticket_id, step, *(item.sha256 for item in evidence))
-        note, files = post_evidence(toolkit, ticket_id, step, title, summary, evidence, key)
+        note, files = post_evidence(toolkit, ticket_id, title, summary, evidence, key=key)
     return StepReport(step=step, ticket=ticket_id, summary=summary,
                       result=result.model_dump(mode="json", exclude={"evidence"}),
                       note=note, evidence_files=files)
@@ -248,7 +248,7 @@ def dismiss_task(toolkit: Toolkit, ticket_id: int, task: str, reason: str) -> St
 # ---------------------------------------------------------------------------------------------
 # Backups from the ticket (PROCESS.md 8.2)
 # ---------------------------------------------------------------------------------------------
-#: First words of the evidence notes of each backup, as the steps write them.
+#: First words of the evidence notes of each backup, as the agent's steps and the flow write them.
 NOTE_TITLES = {
     BackupKind.PREANALYSIS: "Preanálisis Planifícate",
     BackupKind.LINE_CONFIRMED: "Línea confirmada en Qvantel",
@@ -257,7 +257,6 @@ NOTE_TITLES = {
 }
 #: The line's state (3.2) stands in for the confirmed line (5.1) when the line was already confirmed.
 LINE_STATE_TITLE = "Estado de la línea en Qvantel"
-_CUSTOMER_FILES = {"selfie": BackupKind.SELFIE, "reverso": BackupKind.CI_BACK, "anverso": BackupKind.CI_FRONT}
 
 
 def backups_from_ticket(toolkit: Toolkit, ticket_id: int) -> dict[BackupKind, Backup]:
@@ -278,7 +277,7 @@ def backups_from_ticket(toolkit: Toolkit, ticket_id: int) -> dict[BackupKind, Ba
         for attachment in comment.attachments:
             kind = kinds[0] if kinds else None
             if kind is None and comment.public and comment.author_id == ticket.requester_id:
-                kind = next((k for word, k in _CUSTOMER_FILES.items() if word in attachment.file_name.lower()), None)
+                kind = BackupKind.of_customer_file(attachment.file_name)
             if kind is not None:
                 found[kind] = Backup(kind=kind, file_name=attachment.file_name, content_type=attachment.content_type,
                                      content=toolkit.zendesk.download(attachment.content_url))

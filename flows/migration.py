@@ -227,7 +227,8 @@ class MigrationFlow:
             plan = plan or chosen_plan(message.body, plans)
             if message.attachments:
                 comment_ids.append(message.comment_id)
-                kinds |= {act.document_kind(name) for name in message.attachments}
+                kinds |= {kind.value for name in message.attachments
+                          if (kind := BackupKind.of_customer_file(name)) is not None}
         return plan, run(act.save_customer_documents, self.ticket_id, comment_ids)
 
     # 4 ------------------------------------------------------------------------------------------

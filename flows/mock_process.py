@@ -14,9 +14,7 @@ from pathlib import Path
 import httpx
 
 
-from flows.settings import Settings
-
-CONSOLES = ("planificate", "qvantel", "ar", "bccs", "contrato", "syshelp", "impuestos")
+from flows.settings import CONSOLES, Settings
 
 
 class MockPortals:

@@ -19,6 +19,9 @@ from robots.retry import RetryTiming
 from robots.sessions import PortalAccess
 from robots.zendesk import ZendeskAccess
 
+#: The legacy consoles the robots drive (each has its own address and account in the settings).
+CONSOLES = ("planificate", "qvantel", "ar", "bccs", "contrato", "syshelp", "impuestos")
+
 #: The mock consoles' demo account (not a secret: it only opens the local mocks).
 DEMO_USER = "agente.rpa"
 DEMO_PASSWORD = "Clave.2026"

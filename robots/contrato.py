@@ -57,11 +57,21 @@ class BackupKind(str, Enum):
         return _BACKUP_LABELS[self]
 
     @classmethod
+    def of_customer_file(cls, file_name: str) -> BackupKind | None:
+        """Which of the customer's documents a WhatsApp attachment is, by its file name."""
+        name = file_name.lower()
+        return next((kind for word, kind in _CUSTOMER_FILE_WORDS if word in name), None)
+
+    @classmethod
     def from_label(cls, text: str | None) -> BackupKind | None:
         """The kind the console's wording names, or None when it names none of ours."""
         wanted = _plain(text or "")
         return next((kind for kind, label in _BACKUP_LABELS.items() if _plain(label) == wanted), None)
 
+
+#: Words in the file names of the customer's photos (the WhatsApp bot's names), most specific first.
+_CUSTOMER_FILE_WORDS = (("selfie", BackupKind.SELFIE), ("reverso", BackupKind.CI_BACK),
+                        ("anverso", BackupKind.CI_FRONT))
 
 _BACKUP_LABELS = {
     BackupKind.PREANALYSIS: "Preanálisis Planifícate",

@@ -17,7 +17,7 @@ from mock_portals.server import MockServers
 from mock_portals.world import Scenario
 from pages.browser import BrowserOptions
 from robots.retry import RetryPolicy, RetryTiming, console_step, zendesk_call
-from robots.sessions import BrowserHost, PortalAccess
+from robots.sessions import BrowserHost, PortalAccess, PortalSession
 
 T = TypeVar("T")
 
@@ -105,6 +105,22 @@ def console_policy():
 @pytest.fixture
 def counting_console_policy(console_policy) -> CountingPolicy:
     return CountingPolicy(console_policy)
+
+
+@pytest.fixture
+def console_robot(browser_host, access) -> Iterator[Callable[..., Any]]:
+    """Build a console robot on a fresh session of its console: ``console_robot(BCCSRobot, BCCSPage, policy)``;
+    the sessions are closed after the test."""
+    sessions: list[PortalSession] = []
+
+    def build(robot_type: type, page_type: type, policy: Any) -> Any:
+        session = PortalSession(browser_host, page_type, access(page_type.portal))
+        sessions.append(session)
+        return robot_type(session, policy)
+
+    yield build
+    for session in sessions:
+        browser_host.run(session.close())
 
 
 @pytest.fixture

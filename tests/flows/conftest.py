@@ -17,12 +17,10 @@ import pytest
 
 from flows import engine
 from flows.run_store import RunStore
-from flows.settings import ProcessTimings, Settings
+from flows.settings import CONSOLES, ProcessTimings, Settings
 from flows.worker import Worker
 from robots.retry import RetryTiming
 from tests.flows.postgres import PostgresServer
-
-CONSOLES = ("planificate", "qvantel", "ar", "bccs", "contrato", "syshelp", "impuestos")
 
 FAST_PROCESS = ProcessTimings(customer_reply_seconds=2.5, token_reply_seconds=2.5, analyst_reply_seconds=10,
                               analyst_poll_seconds=0.2, agent_review_seconds=5, watch_interval_seconds=0.1)
@@ -97,16 +95,21 @@ def postgres() -> Iterator[PostgresServer]:
     shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture
-def worker_env(mocks, tmp_path: Path) -> dict[str, str]:
-    env = {**os.environ, "RPA_RUN_DIR": str(tmp_path / "runs"), "RPA_EVIDENCE_DIR": str(tmp_path / "evidence"),
-           "RPA_EXECUTOR_ID": "crash-test", "RPA_RETRY__FIRST_WAIT_SECONDS": "0.01",
-           "RPA_RETRY__MAX_WAIT_SECONDS": "0.05", "RPA_PROCESS__CUSTOMER_REPLY_SECONDS": "20",
-           "RPA_PROCESS__TOKEN_REPLY_SECONDS": "20", "RPA_PROCESS__AGENT_REVIEW_SECONDS": "20",
-           "RPA_PROCESS__WATCH_INTERVAL_SECONDS": "0.1", "RPA_LOG_LEVEL": "WARNING"}
-    for name in ("planificate", "qvantel", "ar", "bccs", "contrato", "syshelp", "impuestos", "zendesk"):
+def mocks_env(mocks, run_dir: Path, evidence_dir: Path, **settings: str) -> dict[str, str]:
+    """The environment of an ``rpa`` process pointed at the mocks, with fast retries and extra settings."""
+    env = {**os.environ, "RPA_RUN_DIR": str(run_dir), "RPA_EVIDENCE_DIR": str(evidence_dir),
+           "RPA_RETRY__ATTEMPTS": "3", "RPA_RETRY__FIRST_WAIT_SECONDS": "0.01", "RPA_RETRY__MAX_WAIT_SECONDS": "0.05",
+           **{f"RPA_{name.upper()}": value for name, value in settings.items()}}
+    for name in (*CONSOLES, "zendesk"):
         env[f"RPA_{name.upper()}__BASE_URL"] = mocks.urls[name]
     return env
+
+
+@pytest.fixture
+def worker_env(mocks, tmp_path: Path) -> dict[str, str]:
+    return mocks_env(mocks, tmp_path / "runs", tmp_path / "evidence", EXECUTOR_ID="crash-test",
+                     PROCESS__CUSTOMER_REPLY_SECONDS="20", PROCESS__TOKEN_REPLY_SECONDS="20",
+                     PROCESS__AGENT_REVIEW_SECONDS="20", PROCESS__WATCH_INTERVAL_SECONDS="0.1", LOG_LEVEL="WARNING")
 
 
 class WorkerProcess:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.flows.conftest import mocks_env
 from tests.flows.scenarios import CI, LINE, scenario
 
 TICKET = 2001
@@ -20,10 +20,7 @@ TICKET = 2001
 
 @pytest.fixture
 def rpa(mocks, tmp_path: Path):
-    env = {**os.environ, "RPA_EVIDENCE_DIR": str(tmp_path / "evidence"), "RPA_RUN_DIR": str(tmp_path / "runs"),
-           "RPA_RETRY__ATTEMPTS": "3", "RPA_RETRY__FIRST_WAIT_SECONDS": "0.01", "RPA_RETRY__MAX_WAIT_SECONDS": "0.05"}
-    for name in ("planificate", "qvantel", "ar", "bccs", "contrato", "syshelp", "impuestos", "zendesk"):
-        env[f"RPA_{name.upper()}__BASE_URL"] = mocks.urls[name]
+    env = mocks_env(mocks, tmp_path / "runs", tmp_path / "evidence")
 
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "flows.cli", *args], env=env, capture_output=True,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 
 from flows.process import Macro
 
-from tests.flows.conftest import wait_for
+from tests.flows.conftest import mocks_env, wait_for
 from tests.flows.scenarios import LINE, scenario
 
 TICKET = 2001
@@ -20,9 +19,7 @@ TICKET = 2001
 
 @pytest.fixture
 def rpa_flow(flow_settings, mocks, tmp_path: Path):
-    env = {**os.environ, "RPA_RUN_DIR": str(flow_settings.run_dir), "RPA_EVIDENCE_DIR": str(tmp_path / "evidence")}
-    for name in ("planificate", "qvantel", "ar", "bccs", "contrato", "syshelp", "impuestos", "zendesk"):
-        env[f"RPA_{name.upper()}__BASE_URL"] = mocks.urls[name]
+    env = mocks_env(mocks, flow_settings.run_dir, tmp_path / "evidence")
 
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "flows.cli", *args], env=env, capture_output=True, text=True,

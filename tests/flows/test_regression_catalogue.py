@@ -24,7 +24,8 @@ from mock_portals.customer import MACROS as CUSTOMER_MACROS
 from mock_portals.world import Scenario
 from robots.retry import RetryTiming
 
-from tests.flows.conftest import CONSOLES, RunningWorker
+from flows.settings import CONSOLES
+from tests.flows.conftest import RunningWorker
 
 CATALOGUE = load_catalogue()
 

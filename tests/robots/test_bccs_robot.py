@@ -17,7 +17,6 @@ from robots.bccs import (
     format_bolivianos,
     parse_bolivianos,
 )
-from robots.sessions import PortalSession
 
 SCENARIO = {
     "name": "bccs-robot",
@@ -40,11 +39,9 @@ def policy(counting_console_policy):
 
 
 @pytest.fixture
-def robot(load_scenario, browser_host, access, policy):
+def robot(load_scenario, console_robot, policy):
     load_scenario(SCENARIO)
-    session = PortalSession(browser_host, BCCSPage, access("bccs"))
-    yield BCCSRobot(session, policy)
-    browser_host.run(session.close())
+    return console_robot(BCCSRobot, BCCSPage, policy)
 
 
 def test_money_reads_and_prints_the_bolivian_way():

@@ -7,7 +7,6 @@ import pytest
 from pages.errors import InvalidInput, PortalUnavailable
 from pages.impuestos import TaxRegistryPage
 from robots.impuestos import NitRequest, TaxpayerKind, TaxRegistryRobot, billing_needs_government_check
-from robots.sessions import PortalSession
 
 SCENARIO = {
     "name": "impuestos-robot",
@@ -27,11 +26,9 @@ def policy(counting_console_policy):
 
 
 @pytest.fixture
-def robot(load_scenario, browser_host, access, policy):
+def robot(load_scenario, console_robot, policy):
     load_scenario(SCENARIO)
-    session = PortalSession(browser_host, TaxRegistryPage, access("impuestos"))
-    yield TaxRegistryRobot(session, policy)
-    browser_host.run(session.close())
+    return console_robot(TaxRegistryRobot, TaxRegistryPage, policy)
 
 
 @pytest.mark.parametrize(("name", "needed"), [

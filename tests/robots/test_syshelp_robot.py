@@ -6,7 +6,6 @@ import pytest
 
 from pages.errors import InvalidInput, PortalUnavailable
 from pages.syshelp import SyshelpPage
-from robots.sessions import PortalSession
 from robots.syshelp import DerivationRequest, SyshelpRobot
 
 REQUEST = DerivationRequest(
@@ -23,11 +22,9 @@ def policy(counting_console_policy):
 
 
 @pytest.fixture
-def robot(load_scenario, browser_host, access, policy):
+def robot(load_scenario, console_robot, policy):
     load_scenario({"name": "syshelp-robot"})
-    session = PortalSession(browser_host, SyshelpPage, access("syshelp"))
-    yield SyshelpRobot(session, policy)
-    browser_host.run(session.close())
+    return console_robot(SyshelpRobot, SyshelpPage, policy)
 
 
 def stored(world_state) -> list[dict]:
