@@ -6,12 +6,13 @@ failed (a console down, retries exhausted), 2 bad input (nothing was changed).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -92,12 +93,11 @@ TicketOption = Annotated[int, typer.Option("--ticket", help="Zendesk ticket numb
 JsonOption = Annotated[bool, typer.Option("--json", help="print the result as one JSON object")]
 
 
-def _run_step(name: str, as_json: bool, action: Callable[[Toolkit], agent_steps.StepReport]) -> None:
-    settings = load_settings()
-    configure_logging(settings.log_level if not as_json else "WARNING", _run_log(settings, f"step-{name}"))
+@contextlib.contextmanager
+def exit_codes(doing: str) -> Iterator[None]:
+    """Turn our errors into a clear message and the documented exit code (2 bad input, 1 failure)."""
     try:
-        with Toolkit(settings) as toolkit:
-            report = action(toolkit)
+        yield
     except (InvalidInput, RecordNotFound) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -109,9 +109,16 @@ def _run_step(name: str, as_json: bool, action: Callable[[Toolkit], agent_steps.
         err.print(f"[red]refused:[/red] {exc}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except ApplicationError as exc:
-        logger.error("step {} failed: {}", name, exc)
+        logger.error("{} failed: {}", doing, exc)
         err.print(f"[red]failed:[/red] {exc}")
         raise typer.Exit(EXIT_FAILED) from None
+
+
+def _run_step(name: str, as_json: bool, action: Callable[[Toolkit], agent_steps.StepReport]) -> None:
+    settings = load_settings()
+    configure_logging(settings.log_level if not as_json else "WARNING", _run_log(settings, f"step-{name}"))
+    with exit_codes(f"step {name}"), Toolkit(settings) as toolkit:
+        report = action(toolkit)
     if as_json:
         print(report.model_dump_json())
         return
@@ -256,14 +263,8 @@ def _flow_command(action: Callable[[Settings], None]) -> None:
     """Run a flow command with clear messages: bad input exits 2, machinery failures exit 1."""
     settings = load_settings()
     configure_logging("WARNING", None)
-    try:
+    with exit_codes("flow command"):
         action(settings)
-    except (InvalidInput, RecordNotFound) as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(EXIT_BAD_INPUT) from None
-    except ApplicationError as exc:
-        err.print(f"[red]failed:[/red] {exc}")
-        raise typer.Exit(EXIT_FAILED) from None
 
 
 @flow_app.command("start")
