@@ -145,7 +145,6 @@ class MigrationFlow:
         if reply is None:
             self.macro(Macro.CLIENTE_NO_CONTESTA)
             raise Ended(Activity.NO_ANSWER, "incontactable")
-        self.first_reply = reply
         self.ticket = run(act.read_ticket, self.ticket_id)  # the bot and the agent may have filled fields
         if not self.ticket.line or not self.ticket.holder_ci:
             raise Ended(Activity.PERSON, "datos_incompletos")
