@@ -28,7 +28,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from robots.evidence import utc_now
 
@@ -126,7 +126,18 @@ class RunStore:
     def __init__(self, url: str) -> None:
         connect_args = {"timeout": 30} if url.startswith("sqlite") else {}
         self.engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
-        metadata.create_all(self.engine)
+        self._create_tables()
+
+    def _create_tables(self, attempts: int = 3) -> None:
+        """Create the tables if missing; workers starting together on one database may race to do it."""
+        for attempt in range(attempts):
+            try:
+                metadata.create_all(self.engine)
+                return
+            except (IntegrityError, ProgrammingError):
+                # Another worker created them between our check and our CREATE: look again.
+                if attempt == attempts - 1:
+                    raise
 
     # -- flows --------------------------------------------------------------------------------
     def flow_started(self, flow_id: str, ticket_id: int, kind: str, watch_after: int = 0) -> None:

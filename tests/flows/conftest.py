@@ -116,8 +116,16 @@ class WorkerProcess:
     """``rpa worker`` as its own process group, so a kill takes its Chromium down with it."""
 
     def __init__(self, env: dict[str, str], cwd: Path) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "flows.cli", "worker"], env=env, cwd=cwd,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        # Its output goes to a file: a pipe nobody reads would stall a worker that logs a lot.
+        self.output = cwd / f"worker-{env.get('RPA_EXECUTOR_ID', 'default')}-{time.monotonic_ns()}.log"
+        with self.output.open("w") as sink:
+            self.process = subprocess.Popen([sys.executable, "-m", "flows.cli", "worker"], env=env, cwd=cwd,
+                                            stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Until the worker says it runs (DBOS launched, polling its queue)."""
+        wait_for(lambda: "running; Ctrl-C stops it" in self.output.read_text(errors="replace"), timeout,
+                 what=f"the worker to start ({self.output})")
 
     def kill(self) -> None:
         os.killpg(self.process.pid, signal.SIGKILL)

@@ -49,6 +49,8 @@ def test_two_workers_share_the_flows_of_one_database(load_scenario, world_state,
     settings = flow_settings.model_copy(update={"database_url": pg_env["RPA_DATABASE_URL"]})
     workers = [WorkerProcess({**pg_env, "RPA_EXECUTOR_ID": name}, tmp_path) for name in ("machine-a", "machine-b")]
     try:
+        for worker in workers:  # both polling before any flow is queued: each may take two of the four
+            worker.wait_ready()
         client = engine.client(settings)
         with Toolkit(settings) as toolkit:
             flow_ids = [operations.start(client, toolkit.zendesk, 3001 + n) for n in range(4)]
