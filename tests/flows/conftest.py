@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from flows import engine
-from flows.run_store import RunStore
-from flows.settings import CONSOLES, ProcessTimings, Settings
-from flows.worker import Worker
+from flows.engine import durable as engine
+from flows.engine.run_store import RunStore
+from flows.engine.settings import CONSOLES, ProcessTimings, Settings
+from flows.engine.worker import Worker
 from robots.retry import RetryTiming
 from tests.flows.postgres import PostgresServer
 
@@ -119,7 +119,7 @@ class WorkerProcess:
         # Its output goes to a file: a pipe nobody reads would stall a worker that logs a lot.
         self.output = cwd / f"worker-{env.get('RPA_EXECUTOR_ID', 'default')}-{time.monotonic_ns()}.log"
         with self.output.open("w") as sink:
-            self.process = subprocess.Popen([sys.executable, "-m", "flows.cli", "worker"], env=env, cwd=cwd,
+            self.process = subprocess.Popen([sys.executable, "-m", "flows.interfaces.cli", "worker"], env=env, cwd=cwd,
                                             stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
 
     def wait_ready(self, timeout: float = 60) -> None:

@@ -1,0 +1,461 @@
+"""``rpa regress``: every branch of PROCESS.md replayed against fresh mock portals, and checked.
+
+The regression catalogue is the scenario files under ``mock_portals/scenarios/`` that carry
+``expectations``: each seeds a world (lines, customers, one WhatsApp ticket and how its customer answers)
+and says what must be true once the migration flow has run on that ticket (schema: ``Expectations``).
+The runner starts the mock portals as a child process (the product never imports them), resets them to
+each scenario in turn, runs the flow in a worker of this process (one Chromium, DBOS on a SQLite file in
+a temporary run folder) with the process's waits shortened to seconds (``CATALOGUE_TIMINGS``), and
+checks the world and the run afterwards with ``check``, the same function the pytest catalogue uses.
+
+The run folder (flow database, evidence, logs) is deleted when every scenario passes and kept, with its
+path printed, when one fails.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import threading
+import time
+import unicodedata
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from dbos import DBOSClient
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from flows.engine import durable as engine
+from flows.interfaces import operations
+from flows.engine.logs import configure_logging
+from flows.process.definition import Macro
+from flows.engine.run_store import FlowRun
+from flows.engine.settings import ProcessTimings, Settings
+from flows.engine.worker import Worker
+
+#: Where the catalogue lives (read as files: the product never imports the mocks).
+SCENARIO_DIR = Path(__file__).resolve().parents[2] / "mock_portals" / "scenarios"
+
+#: The process's waits for a regression run. Scripted customers answer within a fraction of a second,
+#: so a silent customer is recognised after two seconds instead of thirty minutes. The token wait stays
+#: longer than the token scenarios' ``token_ttl_seconds`` (3 s, enough for an on-time code to reach AR
+#: on a loaded machine) plus the late customer's half second, so a code sent late is read as expired
+#: rather than as no answer.
+CATALOGUE_TIMINGS = ProcessTimings(
+    customer_reply_seconds=2.0, token_reply_seconds=5.0, analyst_reply_seconds=15, analyst_poll_seconds=0.2,
+    agent_review_seconds=15, watch_interval_seconds=0.1, max_tokens=2,
+)
+
+#: Longest a single scenario may run before it counts as hung.
+SCENARIO_TIMEOUT_SECONDS = 120
+
+#: Macro short names, the same keys a scenario's ``customer.replies`` uses, so one file speaks one language.
+MACRO_SHORT_NAMES: dict[str, Macro] = {
+    "primer_contacto": Macro.PRIMER_CONTACTO,
+    "segundo_contacto": Macro.SEGUNDO_CONTACTO,
+    "cliente_no_contesta": Macro.CLIENTE_NO_CONTESTA,
+    "gestion": Macro.GESTION,
+    "rechazo_fr_ro": Macro.RECHAZO_FR_RO,
+    "otra_compania": Macro.LINEA_OTRA_COMPANIA,
+    "autoagenda": Macro.DERIVACION_AUTOAGENDA,
+    "linea_3g": Macro.LINEA_3G,
+    "deuda_mp": Macro.DEUDA_OTRA_OPERADORA_MP,
+    "oferta_confirmada": Macro.OFERTA_CONFIRMADA,
+    "oferta_sin_confirmacion": Macro.OFERTA_SIN_CONFIRMACION,
+    "recontacto": Macro.RECONTACTO_SIN_RESPUESTA,
+    "no_titular": Macro.CLIENTE_NO_ES_TITULAR,
+    "tyc": Macro.CONFIRMACION_PLAN_TYC,
+    "sms_ar": Macro.ENVIO_SMS_AR,
+    "segundo_token": Macro.SEGUNDO_TOKEN,
+    "token_no_contesta": Macro.TOKEN_CLIENTE_NO_CONTESTA,
+    "deuda_historica": Macro.DEUDA_HISTORICA_MOVIL,
+    "analisis_riesgo": Macro.ANALISIS_DE_RIESGO,
+    "subsanar": Macro.SUBSANAR_OBSERVACION,
+    "infactible": Macro.SOLICITUD_INFACTIBLE,
+    "migracion_exitosa": Macro.MIGRACION_EXITOSA,
+    "despedida": Macro.DESPEDIDA,
+}
+_SHORT_NAME_OF: dict[Macro, str] = {macro: short for short, macro in MACRO_SHORT_NAMES.items()}
+
+EVIDENCE_MARK = "[Evidencia RPA]"
+TicketStatus = Literal["new", "open", "pending", "hold", "solved"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WorldExpectation(_Strict):
+    """The consoles after the flow, for the scenario's line.
+
+    ``migrated``, ``contract``, ``analysis_task``, ``syshelp_derivation`` and ``billing_changed_to`` are
+    always checked, and their defaults mean "nothing happened" (no contract, no task, no derivation, no
+    billing change); the fields marked "checked when given" are checked only when the scenario sets them.
+    """
+
+    line: str = Field(description="the line's number, as in the scenario's ``lines``")
+    migrated: bool = Field(description="postpaid after the flow: AR (or the activations analysts) migrated "
+                                       "it exactly once; false: still prepaid and never migrated. A line is "
+                                       "never migrated more than once, whatever this says")
+    plan: str | None = Field(None, description="the plan the line ends on (checked when given)")
+    confirmed: bool | None = Field(None, description="registered to its holder in Qvantel (checked when given)")
+    contract: str | None = Field(None, description="state of the line's newest digital contract as the portal "
+                                                   "stores it (guardado, en_revision, aprobado, observado, "
+                                                   "desestimado, impreso); null: no contract was made")
+    contract_backups: list[str] | None = Field(None, description="the backups attached to that contract, by the "
+                                                                 "portal's labels (e.g. 'CI anverso', 'Error AR'), "
+                                                                 "in any order (checked when given)")
+    analysis_task: str | None = Field(None, description="status of the line's newest analysts' task (pendiente, "
+                                                        "aprobada, observada, rechazada, desestimada); null: none")
+    syshelp_derivation: bool = Field(False, description="a Syshelp ticket 'Derivación B2B' / 'Ejecutivos "
+                                                        "Gobierno' was registered")
+    billing_changed_to: str | None = Field(None, description="the billing name BCCS was changed to (exactly one "
+                                                             "change); null: billing was not changed")
+    billing_document: str | None = Field(None, description="the document number (NIT or CI) of that change "
+                                                           "(checked when given)")
+
+
+class Expectations(_Strict):
+    """What a regression scenario must leave behind: the ``expectations`` block of a scenario file.
+
+    Example (the happy path on a confirmed line)::
+
+        expectations:
+          ticket: 3001                      # the ticket whose migration flow runs
+          outcome: migrated                 # the flow's outcome (flows.process.migration's branch ends)
+          status: solved                    # the ticket's status, as the API says it
+          order_state: "Acepta::Plan Recomendado"   # "Estado de Pedido" option name; null: never set
+          macros: [primer_contacto, gestion, oferta_confirmada, gestion, tyc, sms_ar, gestion,
+                   migracion_exitosa, despedida]
+          evidence_notes:                   # "[Evidencia RPA] <title>" internal notes, in order
+            - Preanálisis Planifícate
+            - Estado de la línea en Qvantel
+            - Aceptación de T&C
+            - Contrato digital
+          world: {line: "71234567", migrated: true, plan: Mega Plan 69, contract: impreso}
+
+    Always checked besides the fields: the flow ended through a branch (it did not fail), every evidence
+    note is internal (never a public comment), and no line of the world was migrated more than once.
+    """
+
+    ticket: int = Field(description="the scenario's ticket the flow runs on; unique across the catalogue")
+    outcome: str = Field(description="the flow's outcome, e.g. migrated, rechazo_fr_ro, no_titular, infactible")
+    status: TicketStatus = Field(description="the ticket's final status as the API names it "
+                                             "(open, pending, hold, solved)")
+    order_state: str | None = Field(description="'Estado de Pedido' as its option name, e.g. "
+                                                "'No califica::Mora' (compared as Zendesk's tag, so case and "
+                                                "accents do not matter); null: the field was never set")
+    macros: list[Macro] = Field(description="every macro applied to the ticket, in order: short names (the "
+                                            "keys of customer.replies) or exact Zendesk titles")
+    evidence_notes: list[str] = Field(description="the internal evidence notes, in order: each entry is the "
+                                                  "beginning of a note's title (its first line after "
+                                                  "'[Evidencia RPA] '); their number is checked too")
+    replies_contain: list[str] = Field(default_factory=list,
+                                       description="texts some public agent reply must contain (e.g. a debt "
+                                                   "amount, the government derivation notice)")
+    world: WorldExpectation
+
+    @field_validator("macros", mode="before")
+    @classmethod
+    def _macro_names(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            return value
+        resolved = []
+        for item in value:
+            if isinstance(item, str) and item in MACRO_SHORT_NAMES:
+                resolved.append(MACRO_SHORT_NAMES[item])
+            elif isinstance(item, str) and item not in {m.value for m in Macro}:
+                raise ValueError(f"unknown macro {item!r}: use a short name ({', '.join(MACRO_SHORT_NAMES)}) "
+                                 "or the macro's exact title")
+            else:
+                resolved.append(item)
+        return resolved
+
+
+# ---------------------------------------------------------------------------------------------
+# Checking
+# ---------------------------------------------------------------------------------------------
+def order_state_tag(option_name: str) -> str:
+    """Zendesk's tag for a drop-down option: lower case, no accents, '::' as '__', other runs as '_'."""
+    plain = unicodedata.normalize("NFKD", option_name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9_]+", "_", plain.lower().replace("::", "__")).strip("_")
+
+
+def _names(titles: list[str]) -> list[str]:
+    by_title = {m.value: m for m in Macro}
+    return [_SHORT_NAME_OF.get(by_title[t], t) if t in by_title else t for t in titles]
+
+
+def _evidence_title(body: str) -> str | None:
+    first = (body or "").splitlines()[0] if body else ""
+    return first.removeprefix(EVIDENCE_MARK).strip() if first.startswith(EVIDENCE_MARK) else None
+
+
+def check(expectations: Expectations | dict, world_json: dict, flow_run: FlowRun | None) -> list[str]:
+    """What the run got wrong against its expectations (an empty list: the scenario passes).
+
+    ``world_json`` is the mocks' whole world (``GET /_control/world``); ``flow_run`` the run store's
+    record of the ticket's flow (None when it never started).
+    """
+    exp = expectations if isinstance(expectations, Expectations) else Expectations.model_validate(expectations)
+    failures: list[str] = []
+
+    if flow_run is None:
+        failures.append(f"no flow ran for ticket {exp.ticket}")
+    else:
+        if flow_run.state != "ended":
+            failures.append(f"flow state {flow_run.state!r} (error: {flow_run.error}), expected it ended")
+        if flow_run.outcome != exp.outcome:
+            failures.append(f"outcome {flow_run.outcome!r}, expected {exp.outcome!r}")
+
+    ticket = world_json.get("tickets", {}).get(str(exp.ticket))
+    if ticket is None:
+        return [*failures, f"ticket {exp.ticket} is not in the world"]
+    if ticket["status"] != exp.status:
+        failures.append(f"ticket status {ticket['status']!r}, expected {exp.status!r}")
+    # The order state is the ticket's only drop-down; text fields live in ``fields``.
+    dropdowns = [v for v in (ticket.get("custom_fields") or {}).values() if v]
+    wanted_tag = order_state_tag(exp.order_state) if exp.order_state else None
+    got_tag = dropdowns[0] if dropdowns else None
+    if got_tag != wanted_tag:
+        failures.append(f"Estado de Pedido {got_tag!r}, expected {wanted_tag!r} ({exp.order_state})")
+    applied = list(ticket.get("macros_applied") or [])
+    if applied != [m.value for m in exp.macros]:
+        failures.append(f"macros {_names(applied)}, expected {_names([m.value for m in exp.macros])}")
+
+    notes = [(title, comment) for comment in ticket.get("comments", [])
+             if (title := _evidence_title(comment.get("body", ""))) is not None]
+    public = [title for title, comment in notes if comment.get("public")]
+    if public:
+        failures.append(f"evidence posted as public comments: {public}")
+    titles = [title for title, _ in notes]
+    matches = len(titles) == len(exp.evidence_notes) and all(
+        title.startswith(prefix) for title, prefix in zip(titles, exp.evidence_notes))
+    if not matches:
+        failures.append(f"evidence notes {titles}, expected {exp.evidence_notes}")
+    replies = [c.get("body", "") for c in ticket.get("comments", [])
+               if c.get("public") and c.get("author_id") != ticket.get("requester_id")]
+    for text in exp.replies_contain:
+        if not any(text in body for body in replies):
+            failures.append(f"no public reply contains {text!r}")
+
+    failures += _check_world(exp.world, world_json)
+    return failures
+
+
+def _check_world(exp: WorldExpectation, world_json: dict) -> list[str]:
+    failures: list[str] = []
+    lines = world_json.get("lines", {})
+    for number, line in lines.items():
+        if line.get("migrations", 0) > 1:
+            failures.append(f"line {number} migrated {line['migrations']} times")
+    line = lines.get(exp.line)
+    if line is None:
+        return [*failures, f"line {exp.line} is not in the world"]
+    migrated = line.get("plan_type") == "Pospago" and line.get("migrations", 0) == 1
+    never = line.get("plan_type") == "Prepago" and line.get("migrations", 0) == 0
+    if exp.migrated and not migrated:
+        failures.append(f"line {exp.line} not migrated ({line.get('plan_type')}, migrations "
+                        f"{line.get('migrations')})")
+    if not exp.migrated and not never:
+        failures.append(f"line {exp.line} migrated ({line.get('plan_type')} {line.get('plan')}), expected not")
+    if exp.plan is not None and line.get("plan") != exp.plan:
+        failures.append(f"line {exp.line} on plan {line.get('plan')!r}, expected {exp.plan!r}")
+    if exp.confirmed is not None and line.get("confirmed") != exp.confirmed:
+        failures.append(f"line {exp.line} confirmed={line.get('confirmed')}, expected {exp.confirmed}")
+
+    records = world_json.get("records", {})
+    contracts = [c for c in (records.get("contrato") or {}).get("contracts", []) if c.get("line") == exp.line]
+    contract = contracts[-1]["state"] if contracts else None
+    if contract != exp.contract:
+        failures.append(f"contract {contract!r}, expected {exp.contract!r}")
+    if exp.contract_backups is not None:
+        attached = sorted(b.get("kind", "") for b in contracts[-1].get("backups", [])) if contracts else []
+        if attached != sorted(exp.contract_backups):
+            failures.append(f"contract backups {attached}, expected {sorted(exp.contract_backups)}")
+    tasks = [t for t in (records.get("contrato") or {}).get("tasks", []) if t.get("line") == exp.line]
+    task = tasks[-1]["status"] if tasks else None
+    if task != exp.analysis_task:
+        failures.append(f"analysts' task {task!r}, expected {exp.analysis_task!r}")
+
+    derivations = [t for t in (records.get("syshelp") or {}).get("tickets", [])
+                   if t.get("tipo") == "Derivación B2B" and t.get("subtipo") == "Ejecutivos Gobierno"]
+    others = len((records.get("syshelp") or {}).get("tickets", [])) - len(derivations)
+    if exp.syshelp_derivation and len(derivations) != 1:
+        failures.append(f"{len(derivations)} Syshelp derivations to Ejecutivos Gobierno, expected 1")
+    if not exp.syshelp_derivation and derivations:
+        failures.append(f"Syshelp derivation registered: {derivations[0].get('number')}")
+    if others:
+        failures.append(f"{others} other Syshelp ticket(s) registered")
+
+    changes = [c for c in (records.get("bccs") or {}).get("billing_changes", []) if c.get("line") == exp.line]
+    if exp.billing_changed_to is None and changes:
+        failures.append(f"billing changed in BCCS to {[c.get('name') for c in changes]}, expected no change")
+    if exp.billing_changed_to is not None and [c.get("name") for c in changes] != [exp.billing_changed_to]:
+        failures.append(f"billing changes {[c.get('name') for c in changes]}, expected [{exp.billing_changed_to!r}]")
+    if exp.billing_document is not None and (not changes or changes[-1].get("document_number") != exp.billing_document):
+        failures.append(f"billing document {changes[-1].get('document_number') if changes else None!r}, "
+                        f"expected {exp.billing_document!r}")
+    return failures
+
+
+# ---------------------------------------------------------------------------------------------
+# The catalogue
+# ---------------------------------------------------------------------------------------------
+def load_catalogue(directory: Path = SCENARIO_DIR) -> dict[str, dict]:
+    """Scenario name (file stem) -> the scenario as data, for every file carrying ``expectations``.
+
+    Raises ``ValueError`` naming the file when expectations are malformed or two scenarios share a
+    ticket (flows are keyed by ticket, so one run of the catalogue needs them distinct).
+    """
+    catalogue: dict[str, dict] = {}
+    tickets: dict[int, str] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not data.get("expectations"):
+            continue
+        try:
+            exp = Expectations.model_validate(data["expectations"])
+        except ValidationError as exc:
+            raise ValueError(f"{path.name}: expectations are not valid:\n{exc}") from exc
+        if exp.ticket in tickets:
+            raise ValueError(f"{path.name}: ticket {exp.ticket} is also used by {tickets[exp.ticket]}")
+        tickets[exp.ticket] = path.name
+        catalogue[path.stem] = data
+    return catalogue
+
+
+class ScenarioResult(BaseModel):
+    name: str
+    ticket: int
+    outcome: str | None
+    failures: list[str]
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def run_scenario(name: str, scenario: dict, *, worker: Worker, client: DBOSClient,
+                 reset: Callable[[dict], Any], world: Callable[[], dict],
+                 timeout: float = SCENARIO_TIMEOUT_SECONDS) -> ScenarioResult:
+    """Reset the mocks to ``scenario``, run its ticket's flow on ``worker`` until it ends, and check it.
+
+    The worker must be polling tickets already (``Worker.run_until_stopped`` on a thread).
+    """
+    assert worker.runtime is not None, "start the worker first"
+    exp = Expectations.model_validate(scenario["expectations"])
+    began = time.monotonic()
+    reset(scenario)
+    flow_id = operations.start(client, worker.runtime.toolkit.zendesk, exp.ticket)
+    status = _wait_until_done(client, flow_id, timeout)
+    run = worker.runtime.store.flow(flow_id)
+    failures = check(exp, world(), run)
+    if status != "SUCCESS":
+        failures.insert(0, f"flow {flow_id} {status}" + (f": {run.error}" if run and run.error else ""))
+    return ScenarioResult(name=name, ticket=exp.ticket, outcome=run.outcome if run else None,
+                          failures=failures, seconds=time.monotonic() - began)
+
+
+def _wait_until_done(client: DBOSClient, flow_id: str, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = client.list_workflows(workflow_ids=[flow_id], load_input=False, load_output=False)
+        if found and found[0].status in ("SUCCESS", "ERROR", "CANCELLED"):
+            return found[0].status
+        time.sleep(0.1)
+    return f"still running after {timeout:.0f} s"
+
+
+# ---------------------------------------------------------------------------------------------
+# rpa regress
+# ---------------------------------------------------------------------------------------------
+def regress_command(only: str | None) -> int:
+    """Run the catalogue (or the scenario named ``only``); 0 all passed, 1 one failed, 2 bad input."""
+    from flows.devtools.mock_process import MockPortals
+
+    console = Console()
+    try:
+        catalogue = load_catalogue()
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    if only is not None:
+        if only.removesuffix(".yaml") not in catalogue:
+            console.print(f"[red]error:[/red] no scenario named {only!r} in {SCENARIO_DIR}; known: "
+                          f"{', '.join(catalogue)}")
+            return 2
+        catalogue = {only.removesuffix(".yaml"): catalogue[only.removesuffix(".yaml")]}
+
+    try:
+        base = Settings()
+    except ValidationError as exc:
+        console.print(f"[red]error:[/red] settings are not valid:\n{exc}")
+        return 2
+    run_dir = Path(tempfile.mkdtemp(prefix="rpa-regress-"))
+    configure_logging("WARNING", run_dir / "logs" / "regress.jsonl", console=False)
+    results: list[ScenarioResult] = []
+    console.print(f"[bold]Regression catalogue[/bold]: {len(catalogue)} scenario(s) against fresh mock portals")
+    with MockPortals() as mocks:
+        settings = mocks.settings(base).model_copy(update={
+            "process": CATALOGUE_TIMINGS, "run_dir": run_dir, "evidence_dir": run_dir / "evidence",
+            "executor_id": "regress", "database_url": None,
+        })
+        worker = Worker(settings)
+        worker.start()
+        polling = threading.Thread(target=worker.run_until_stopped, name="regress-watcher", daemon=True)
+        polling.start()
+        client = engine.client(settings)
+        try:
+            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), console=console) as progress:
+                bar = progress.add_task("starting", total=len(catalogue))
+                for name, scenario in catalogue.items():
+                    progress.update(bar, description=f"{name:<34}")
+                    try:
+                        result = run_scenario(name, scenario, worker=worker, client=client,
+                                              reset=mocks.reset, world=mocks.world)
+                    except Exception as exc:  # noqa: BLE001 - one broken scenario must not hide the others' results
+                        result = ScenarioResult(name=name, ticket=scenario["expectations"].get("ticket", 0),
+                                                outcome=None, failures=[f"{type(exc).__name__}: {exc}"],
+                                                seconds=0.0)
+                    results.append(result)
+                    mark = "[green]passed[/green]" if result.passed else "[red]FAILED[/red]"
+                    progress.console.print(f"{mark} {name} ({result.seconds:.1f} s)")
+                    progress.advance(bar)
+        finally:
+            worker.stop()
+            polling.join(timeout=10)
+            worker.close()
+            client.destroy()
+
+    console.print(results_table(results))
+    failed = [r for r in results if not r.passed]
+    total = sum(r.seconds for r in results)
+    if failed:
+        console.print(f"[red]{len(failed)} of {len(results)} scenario(s) failed[/red] in {total:.0f} s; "
+                      f"run folder kept: {run_dir}")
+        return 1
+    shutil.rmtree(run_dir, ignore_errors=True)
+    console.print(f"[green]all {len(results)} scenario(s) passed[/green] in {total:.0f} s")
+    return 0
+
+
+def results_table(results: list[ScenarioResult]) -> Table:
+    table = Table(title="Regression catalogue")
+    table.add_column("scenario", no_wrap=True)
+    table.add_column("outcome", overflow="fold")
+    table.add_column("expectations", overflow="fold", min_width=12)
+    table.add_column("seconds", justify="right", no_wrap=True)
+    for r in results:
+        verdict = Text("met", style="green") if r.passed else Text("\n".join(r.failures), style="red")
+        table.add_row(r.name, r.outcome or "-", verdict, f"{r.seconds:.1f}")
+    return table

@@ -1,0 +1,421 @@
+"""The ``rpa`` command: the mock portals, the agent's single steps, and (later) flows and reports.
+
+Exit codes: 0 done (a business answer such as "not the holder" is still a done step), 1 the machinery
+failed (a console down, retries exhausted), 2 bad input (nothing was changed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from loguru import logger
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from pages.errors import ApplicationError, BusinessError, InvalidInput, RecordNotFound
+
+from flows.steps import steps as agent_steps
+from flows.engine import durable as engine
+from flows.interfaces import operations
+from flows.engine.logs import configure_logging
+from flows.engine.run_store import RunStore
+from flows.engine.settings import Settings
+from flows.engine.toolkit import Toolkit
+from flows.engine.worker import Worker
+
+app = typer.Typer(help="Robots for the prepaid to postpaid migration over WhatsApp.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+mocks_app = typer.Typer(help="The local mock portals.", no_args_is_help=True)
+step_app = typer.Typer(help="Run one robot step for a ticket and attach its evidence.", no_args_is_help=True)
+flow_app = typer.Typer(help="Whole migrations as durable flows.", no_args_is_help=True)
+app.add_typer(mocks_app, name="mocks")
+app.add_typer(step_app, name="step")
+app.add_typer(flow_app, name="flow")
+
+out = Console()
+err = Console(stderr=True)
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        err.print(f"[red]error:[/red] settings are not valid:\n{exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from exc
+
+
+def _run_log(settings: Settings, kind: str) -> Path:
+    run_id = f"{kind}-{uuid.uuid4().hex[:8]}"
+    return settings.run_dir / "logs" / f"{run_id}.jsonl"
+
+
+# ---------------------------------------------------------------------------------------------
+# rpa mocks
+# ---------------------------------------------------------------------------------------------
+@mocks_app.command("serve")
+def mocks_serve(
+    scenario: Annotated[Optional[Path], typer.Option(help="scenario file (YAML or JSON)")] = None,
+    free_ports: Annotated[bool, typer.Option(help="pick free ports instead of 8700-8708")] = False,
+    latency_ms: Annotated[Optional[int], typer.Option(help="server latency per console request")] = None,
+) -> None:
+    """Start every mock portal; prints their addresses as one JSON line, stops on Ctrl-C or SIGTERM."""
+    if scenario is not None and not scenario.is_file():
+        err.print(f"[red]error:[/red] scenario file not found: {scenario}")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    argv = [sys.executable, "-m", "mock_portals"]
+    if scenario is not None:
+        argv += ["--scenario", str(scenario)]
+    if free_ports:
+        argv.append("--free-ports")
+    if latency_ms is not None:
+        argv += ["--latency-ms", str(latency_ms)]
+    sys.stdout.flush()
+    # The mocks are a program of their own (the product never imports them): replace this process,
+    # so Ctrl-C and SIGTERM reach the servers directly.
+    os.execv(sys.executable, argv)
+
+
+# ---------------------------------------------------------------------------------------------
+# rpa step
+# ---------------------------------------------------------------------------------------------
+TicketOption = Annotated[int, typer.Option("--ticket", help="Zendesk ticket number")]
+JsonOption = Annotated[bool, typer.Option("--json", help="print the result as one JSON object")]
+
+
+@contextlib.contextmanager
+def exit_codes(doing: str) -> Iterator[None]:
+    """Turn our errors into a clear message and the documented exit code (2 bad input, 1 failure)."""
+    try:
+        yield
+    except (InvalidInput, RecordNotFound) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        err.print(f"[red]error:[/red] {problems}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except BusinessError as exc:
+        err.print(f"[red]refused:[/red] {exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except ApplicationError as exc:
+        logger.error("{} failed: {}", doing, exc)
+        err.print(f"[red]failed:[/red] {exc}")
+        raise typer.Exit(EXIT_FAILED) from None
+
+
+def _run_step(name: str, as_json: bool, action: Callable[[Toolkit], agent_steps.StepReport]) -> None:
+    settings = load_settings()
+    configure_logging(settings.log_level if not as_json else "WARNING", _run_log(settings, f"step-{name}"))
+    with exit_codes(f"step {name}"), Toolkit(settings) as toolkit:
+        report = action(toolkit)
+    if as_json:
+        print(report.model_dump_json())
+        return
+    out.print(f"[bold]{name}[/bold] · ticket {report.ticket}")
+    out.print(report.summary)
+    if report.note is not None:
+        state = "posted" if report.note.posted else "already on the ticket"
+        out.print(f"internal note: {state}")
+    for path in report.evidence_files:
+        out.print(f"evidence: {path}")
+
+
+@step_app.command("preanalysis")
+def step_preanalysis(ticket: TicketOption, as_json: JsonOption = False) -> None:
+    """Planifícate pre-analysis of the ticket's line; screenshot to an internal note."""
+    _run_step("preanalysis", as_json, lambda tk: agent_steps.preanalysis(tk, ticket))
+
+
+@step_app.command("line-status")
+def step_line_status(ticket: TicketOption, as_json: JsonOption = False) -> None:
+    """Qvantel: is the line confirmed, SIM recovered in the last 24 h; screenshot to an internal note."""
+    _run_step("line-status", as_json, lambda tk: agent_steps.line_status(tk, ticket))
+
+
+@step_app.command("confirm-line")
+def step_confirm_line(
+    ticket: TicketOption,
+    acmo: Annotated[Optional[str], typer.Option(help="ACMO code to register (default from settings)")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Qvantel (Televentas Digital): confirm the line's registration and register the ACMO."""
+    _run_step("confirm-line", as_json, lambda tk: agent_steps.confirm_line(tk, ticket, acmo))
+
+
+@step_app.command("token")
+def step_token(ticket: TicketOption, as_json: JsonOption = False) -> None:
+    """AR: send the migration token by SMS (from 7371) to the ticket's line."""
+    _run_step("token", as_json, lambda tk: agent_steps.issue_token(tk, ticket))
+
+
+@step_app.command("migrate")
+def step_migrate(
+    ticket: TicketOption,
+    token: Annotated[str, typer.Option(help="the code the customer sent back")],
+    plan: Annotated[str, typer.Option(help="the postpaid plan the customer chose")],
+    as_json: JsonOption = False,
+) -> None:
+    """AR: migrate the ticket's line (never twice: an already migrated line is left alone)."""
+    _run_step("migrate", as_json, lambda tk: agent_steps.migrate(tk, ticket, token, plan))
+
+
+@step_app.command("migration-state")
+def step_migration_state(ticket: TicketOption, as_json: JsonOption = False) -> None:
+    """AR: has the ticket's line been migrated?"""
+    _run_step("migration-state", as_json, lambda tk: agent_steps.migration_state(tk, ticket))
+
+
+@step_app.command("debt")
+def step_debt(ticket: TicketOption, as_json: JsonOption = False) -> None:
+    """BCCS: the holder's historical debt; screenshot to an internal note."""
+    _run_step("debt", as_json, lambda tk: agent_steps.historical_debt(tk, ticket))
+
+
+@step_app.command("billing")
+def step_billing(
+    ticket: TicketOption,
+    name: Annotated[Optional[str], typer.Option(help="billing name (default: the ticket's)")] = None,
+    nit: Annotated[Optional[str], typer.Option(help="billing NIT (default: the ticket's, else the holder's CI)")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """BCCS: bill the line to a third party; screenshot to an internal note."""
+    _run_step("billing", as_json, lambda tk: agent_steps.change_billing(tk, ticket, name, nit))
+
+
+@step_app.command("nit")
+def step_nit(
+    ticket: TicketOption,
+    nit: Annotated[Optional[str], typer.Option(help="NIT to look up (default: the ticket's billing NIT)")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Tax registry: is the billing NIT a government entity? Screenshot to an internal note."""
+    _run_step("nit", as_json, lambda tk: agent_steps.lookup_nit(tk, ticket, nit))
+
+
+@step_app.command("derive")
+def step_derive(
+    ticket: TicketOption,
+    email: Annotated[str, typer.Option(help="the contact's e-mail")],
+    description: Annotated[Optional[str], typer.Option(help="what the customer asks for")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Syshelp: derive to the government executives (Derivación B2B / Ejecutivos Gobierno)."""
+    _run_step("derive", as_json, lambda tk: agent_steps.derive_to_government(tk, ticket, email, description))
+
+
+@step_app.command("contract")
+def step_contract(
+    ticket: TicketOption,
+    plan: Annotated[str, typer.Option(help="the postpaid plan")],
+    analysis: Annotated[bool, typer.Option("--analysis", help="send to the activations analysts (after an AR error)")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Contrato digital: contract with the backups from the ticket's notes; PDF to a note, or to the analysts."""
+    _run_step("contract", as_json, lambda tk: agent_steps.contract(tk, ticket, plan, analysis=analysis))
+
+
+@step_app.command("task")
+def step_task(
+    ticket: TicketOption,
+    task: Annotated[str, typer.Option(help="task number, e.g. TA-000001")],
+    as_json: JsonOption = False,
+) -> None:
+    """Contrato digital: the analysts' answer to a task."""
+    _run_step("task", as_json, lambda tk: agent_steps.task_status(tk, ticket, task))
+
+
+@step_app.command("answer-task")
+def step_answer_task(
+    ticket: TicketOption,
+    task: Annotated[str, typer.Option(help="task number")],
+    as_json: JsonOption = False,
+) -> None:
+    """Contrato digital: answer an observed task with the missing backup found in the ticket's notes."""
+    _run_step("answer-task", as_json, lambda tk: agent_steps.answer_task(tk, ticket, task))
+
+
+@step_app.command("dismiss-task")
+def step_dismiss_task(
+    ticket: TicketOption,
+    task: Annotated[str, typer.Option(help="task number")],
+    reason: Annotated[str, typer.Option(help="why it is dismissed")],
+    as_json: JsonOption = False,
+) -> None:
+    """Contrato digital: complete a task as "desestimado" with its reason."""
+    _run_step("dismiss-task", as_json, lambda tk: agent_steps.dismiss_task(tk, ticket, task, reason))
+
+
+# ---------------------------------------------------------------------------------------------
+# rpa flow / rpa worker
+# ---------------------------------------------------------------------------------------------
+def _flow_command(action: Callable[[Settings], None]) -> None:
+    """Run a flow command with clear messages: bad input exits 2, machinery failures exit 1."""
+    settings = load_settings()
+    configure_logging("WARNING", None)
+    with exit_codes("flow command"):
+        action(settings)
+
+
+@flow_app.command("start")
+def flow_start(
+    kind: Annotated[str, typer.Argument(help="the flow: migration")],
+    ticket: TicketOption,
+) -> None:
+    """Start the flow of a ticket (again: the same flow; one flow per ticket). `rpa worker` runs it."""
+
+    def action(settings: Settings) -> None:
+        with Toolkit(settings) as toolkit:
+            flow_id = operations.start(engine.client(settings), toolkit.zendesk, ticket, kind)
+        out.print(f"flow {flow_id} queued; `rpa worker` runs it, `rpa flow status --ticket {ticket}` follows it")
+
+    _flow_command(action)
+
+
+@flow_app.command("status")
+def flow_status(ticket: TicketOption, as_json: JsonOption = False) -> None:
+    """Where a ticket's flow is: activity, what it waits for, its steps and outcome."""
+
+    def action(settings: Settings) -> None:
+        view = operations.status(engine.client(settings), RunStore(settings.store_url()), ticket)
+        if as_json:
+            print(view.model_dump_json())
+            return
+        run = view.run
+        out.print(f"[bold]{view.flow_id}[/bold] · {view.engine_status}"
+                  + (f" · {run.state} · {run.activity or '-'}" if run else ""))
+        if run and run.waiting_for:
+            out.print(f"waiting for: {run.waiting_for}")
+        if run and run.outcome:
+            out.print(f"outcome: {run.outcome}")
+        if run and run.error:
+            out.print(f"[red]error:[/red] {run.error}")
+        table = Table("#", "step", "activity", "seconds", "attempts", "outcome", "evidence")
+        for step in view.steps:
+            table.add_row(str(step.seq), step.name, step.activity or "", f"{step.seconds or 0:.2f}",
+                          str(step.attempts), step.outcome or "…", str(len(step.evidence)))
+        out.print(table)
+
+    _flow_command(action)
+
+
+@flow_app.command("list")
+def flow_list(as_json: JsonOption = False) -> None:
+    """Every flow this run store knows, newest first."""
+
+    def action(settings: Settings) -> None:
+        runs = RunStore(settings.store_url()).flows()
+        if as_json:
+            print(json.dumps([run.model_dump(mode="json") for run in runs]))
+            return
+        table = Table("flow", "ticket", "state", "activity", "waiting for", "outcome", "updated")
+        for run in runs:
+            table.add_row(run.flow_id, str(run.ticket_id), run.state, run.activity or "", run.waiting_for or "",
+                          run.outcome or "", f"{run.updated_at:%Y-%m-%d %H:%M:%S}")
+        out.print(table)
+
+    _flow_command(action)
+
+
+@flow_app.command("send")
+def flow_send(
+    ticket: TicketOption,
+    kind: Annotated[str, typer.Argument(help="customer | token | approve | reject | analyst")],
+    value: Annotated[Optional[str], typer.Argument(help="the text, code or reason")] = None,
+) -> None:
+    """Hand a message to a ticket's waiting flow (the worker also forwards ticket comments by itself)."""
+
+    def action(settings: Settings) -> None:
+        operations.send(engine.client(settings), ticket, kind, value)
+        out.print(f"sent {kind} to the flow of ticket {ticket}")
+
+    _flow_command(action)
+
+
+@flow_app.command("retry")
+def flow_retry(ticket: TicketOption) -> None:
+    """Run a failed flow again from the step that failed."""
+
+    def action(settings: Settings) -> None:
+        step = operations.retry(engine.client(settings), RunStore(settings.store_url()), ticket)
+        out.print(f"flow of ticket {ticket} queued again from step {step}")
+
+    _flow_command(action)
+
+
+@flow_app.command("recover")
+def flow_recover(
+    executor: Annotated[str, typer.Option(help="executor id of a worker machine known to be dead")],
+) -> None:
+    """Hand a dead worker machine's pending flows to the live workers (multi-machine mode)."""
+
+    def action(settings: Settings) -> None:
+        moved = operations.recover(engine.client(settings), executor)
+        out.print(f"{len(moved)} flow(s) of {executor} queued for the live workers: {', '.join(moved) or '-'}")
+
+    _flow_command(action)
+
+
+@app.command("worker")
+def worker() -> None:
+    """Run flows until stopped (Ctrl-C or SIGTERM); the state lives in the run folder or RPA_DATABASE_URL."""
+    settings = load_settings()
+    configure_logging(settings.log_level, _run_log(settings, "worker"))
+    runner = Worker(settings)
+    signal.signal(signal.SIGTERM, lambda *_: runner.stop())
+    runner.start()
+    out.print(f"worker {settings.executor_id} running; Ctrl-C stops it")
+    try:
+        runner.run_until_stopped()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runner.close()
+
+
+@app.command("report")
+def report(
+    ticket: Annotated[Optional[int], typer.Option("--ticket", help="Zendesk ticket number")] = None,
+) -> None:
+    """Print the path of a ticket's run report (written if missing); without --ticket, the index of runs."""
+
+    def action(settings: Settings) -> None:
+        from flows.reporting.page import index_path, report_path
+
+        print(report_path(settings, ticket) if ticket is not None else index_path(settings))
+
+    _flow_command(action)
+
+
+@app.command("regress")
+def regress(
+    only: Annotated[Optional[str], typer.Option(help="run only this scenario (file name, with or without .yaml)")] = None,
+) -> None:
+    """Run the regression catalogue (mock_portals/scenarios) against fresh mocks and print the results."""
+    from flows.devtools.regress import regress_command
+
+    raise typer.Exit(regress_command(only))
+
+
+@app.command("demo")
+def demo() -> None:
+    """Start the mock portals, work the demo ticket end to end, and show where the evidence is."""
+    from flows.devtools.demo import run_demo
+
+    raise typer.Exit(run_demo(load_settings(), out))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,98 @@
+"""``rpa flow`` as a person uses it: start (once per ticket), status, list, send, retry after a failure."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flows.process.definition import Macro
+
+from tests.flows.conftest import mocks_env, wait_for
+from tests.flows.scenarios import LINE, scenario
+
+TICKET = 2001
+
+
+@pytest.fixture
+def rpa_flow(flow_settings, mocks, tmp_path: Path):
+    env = mocks_env(mocks, flow_settings.run_dir, tmp_path / "evidence")
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "flows.interfaces.cli", *args], env=env, capture_output=True, text=True,
+                              timeout=120, cwd=tmp_path)
+
+    return run
+
+
+def test_start_is_idempotent_and_status_follows_the_flow(load_scenario, start_worker, rpa_flow, world_state):
+    load_scenario(scenario())
+    worker = start_worker()
+    first = rpa_flow("flow", "start", "migration", "--ticket", str(TICKET))
+    again = rpa_flow("flow", "start", "migration", "--ticket", str(TICKET))
+    assert first.returncode == 0 and again.returncode == 0, first.stderr + again.stderr
+    assert "migration-2001" in first.stdout and "migration-2001" in again.stdout
+    assert worker.wait_until_done("migration-2001") == "SUCCESS"
+    status = json.loads(rpa_flow("flow", "status", "--ticket", str(TICKET), "--json").stdout)
+    assert status["engine_status"] == "SUCCESS" and status["run"]["outcome"] == "migrated"
+    assert [s["name"] for s in status["steps"]].count("preanalysis") == 1
+    listing = json.loads(rpa_flow("flow", "list", "--json").stdout)
+    assert [(run["flow_id"], run["outcome"]) for run in listing] == [("migration-2001", "migrated")]
+    report = rpa_flow("report", "--ticket", str(TICKET))
+    assert report.returncode == 0 and Path(report.stdout.strip()).is_file()
+    assert world_state()["tickets"][str(TICKET)]["macros_applied"].count(Macro.MIGRACION_EXITOSA) == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["flow", "start", "migration", "--ticket", "999"], "Not found"),
+    (["flow", "start", "otra", "--ticket", "2001"], "unknown flow"),
+    (["flow", "status", "--ticket", "2001"], "no flow for ticket 2001"),
+    (["flow", "send", "--ticket", "2001", "saludo"], "unknown message kind"),
+    (["flow", "retry", "--ticket", "2001"], "no flow for ticket 2001"),
+])
+def test_bad_input_is_refused_with_exit_2(load_scenario, rpa_flow, args, message):
+    load_scenario(scenario())
+    result = rpa_flow(*args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message.lower() in result.stderr.lower()
+
+
+def test_a_person_answers_for_the_customer_with_send(load_scenario, start_worker, rpa_flow, world_state):
+    replies = scenario()["tickets"][0]["customer"]["replies"]
+    replies["tyc"] = {"silent": True}  # the customer answers by phone; the agent types it
+    load_scenario(scenario(replies=replies))
+    worker = start_worker()
+    assert rpa_flow("flow", "start", "migration", "--ticket", str(TICKET)).returncode == 0
+    wait_for(lambda: (run := worker.store.flow("migration-2001")) is not None and run.waiting_for == "cliente: ACEPTO",
+             what="the flow to wait for ACEPTO")
+    sent = rpa_flow("flow", "send", "--ticket", str(TICKET), "customer", "ACEPTO")
+    assert sent.returncode == 0, sent.stderr
+    assert worker.wait_until_done("migration-2001") == "SUCCESS"
+    assert worker.store.flow("migration-2001").outcome == "migrated"
+
+
+def test_a_failed_flow_is_retried_from_where_it_stopped(load_scenario, faults, start_worker, rpa_flow, world_state):
+    load_scenario(scenario())
+    faults("ar", fail_next=100_000)  # AR down for good: the token step exhausts its retries
+    worker = start_worker()
+    assert rpa_flow("flow", "start", "migration", "--ticket", str(TICKET)).returncode == 0
+    assert worker.wait_until_done("migration-2001") == "ERROR"
+    run = worker.store.flow("migration-2001")
+    assert run.state == "failed" and "PortalUnavailable" in run.error
+    [failed] = [s for s in worker.store.steps("migration-2001") if s.outcome == "failed"]
+    assert failed.name == "issue_token" and failed.attempts == 3
+    assert failed.screenshot and Path(failed.screenshot).is_file()
+    assert failed.trace is None  # it failed at AR's login page: no trace, since the login form holds the password
+    macros_before = list(world_state()["tickets"][str(TICKET)]["macros_applied"])
+    faults("ar", fail_next=0)
+    retried = rpa_flow("flow", "retry", "--ticket", str(TICKET))
+    assert retried.returncode == 0, retried.stderr
+    assert worker.wait_until_done("migration-2001") == "SUCCESS"
+    world = world_state()
+    macros = world["tickets"][str(TICKET)]["macros_applied"]
+    assert macros[:len(macros_before)] == macros_before  # nothing before the failed step ran again
+    assert macros.count(Macro.PRIMER_CONTACTO) == 1 and macros.count(Macro.ENVIO_SMS_AR) == 1
+    assert world["lines"][LINE]["migrations"] == 1
