@@ -1,6 +1,9 @@
-"""``python -m mock_portals [--scenario FILE] [--port-base N]``: serve every console until Ctrl-C or SIGTERM.
+"""``python -m mock_portals [--scenario FILE | --empty]``: serve every console until Ctrl-C or SIGTERM.
 
-The first line printed is one JSON object mapping each portal to its address.
+Without ``--scenario`` the consoles serve the demo world (``scenarios/demo.yaml``), so a person who just
+starts them finds a ticket to work on; ``--empty`` serves a world with nothing in it, for a caller that
+loads its own scenarios through the control API. The first line printed is one JSON object mapping each
+portal to its address.
 """
 
 from __future__ import annotations
@@ -11,31 +14,41 @@ import json
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from pydantic import ValidationError
 
 from mock_portals.server import APPS, DEFAULT_PORTS, MockServers
 from mock_portals.world import Scenario
 
+DEMO_SCENARIO = Path(__file__).resolve().parent / "scenarios" / "demo.yaml"
+
+
+def chosen_scenario(path: str | Path | None, *, empty: bool = False) -> Scenario:
+    """The world to serve: the file named, else the demo; nothing at all when ``empty``."""
+    if empty:
+        return Scenario()
+    return Scenario.load(path or DEMO_SCENARIO)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mock_portals", description=__doc__)
-    parser.add_argument("--scenario", help="scenario file (YAML or JSON)")
+    world = parser.add_mutually_exclusive_group()
+    world.add_argument("--scenario", help="scenario file (YAML or JSON); the demo world when not given")
+    world.add_argument("--empty", action="store_true", help="serve an empty world instead of the demo")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--free-ports", action="store_true", help="pick free ports instead of 8700-8708")
     parser.add_argument("--latency-ms", type=int, default=None, help="server latency per console request")
     args = parser.parse_args(argv)
 
-    scenario = Scenario()
-    if args.scenario:
-        try:
-            scenario = Scenario.load(args.scenario)
-        except FileNotFoundError:
-            print(f"error: scenario file not found: {args.scenario}", file=sys.stderr)
-            return 2
-        except (ValidationError, ValueError) as exc:
-            print(f"error: scenario {args.scenario} is not valid:\n{exc}", file=sys.stderr)
-            return 2
+    try:
+        scenario = chosen_scenario(args.scenario, empty=args.empty)
+    except FileNotFoundError:
+        print(f"error: scenario file not found: {args.scenario}", file=sys.stderr)
+        return 2
+    except (ValidationError, ValueError) as exc:
+        print(f"error: scenario {args.scenario or DEMO_SCENARIO} is not valid:\n{exc}", file=sys.stderr)
+        return 2
     if args.latency_ms is not None:
         scenario.latency_ms = args.latency_ms
 

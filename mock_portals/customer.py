@@ -6,9 +6,10 @@ A ticket's ``customer`` script (``mock_portals.world.CustomerScript``) says what
 application of each macro; ``CustomerSimulator`` watches the world and plays it:
 
 * when ``ticket.macros_applied`` grows, it looks up the reply for that macro (by its short name in
-  ``MACROS``) and its occurrence, waits the reply's delay and adds a public comment authored by the
-  requester, ``via="whatsapp"``: text, the CI photos and selfie (PNG attachments drawn at run time), or
-  the code of the newest SMS from 7371 on the line, sent on time, late or mistyped;
+  ``mock_portals.macro_names.MACROS``) and its occurrence, waits the reply's delay and adds a public
+  comment authored by the requester, ``via="whatsapp"``: text, the CI photos and selfie (PNG
+  attachments drawn at run time), or the code of the newest SMS from 7371 on the line, sent on time,
+  late or mistyped;
 * when an agent posts an internal note containing ``REVIEW_REQUEST``, the supervisor answers with an
   internal note ``#aprobar`` or ``#rechazar Motivo: ...`` (or stays silent), as ``reviewer`` says.
 
@@ -34,6 +35,8 @@ from typing import Any
 from loguru import logger
 from PIL import Image, ImageDraw, ImageFont
 
+# MACROS and REPLY_KEYS are also read from here by the tests and the regression catalogue.
+from mock_portals.macro_names import ALIASES, MACROS, REPLY_KEYS, SHORT_NAME_OF_TITLE
 from mock_portals.world import (
     Comment,
     CustomerReply,
@@ -47,41 +50,6 @@ from mock_portals.world import (
     utc_now,
 )
 from mock_portals.zendesk import add_customer_message
-
-#: Macro short name (the key of ``customer.replies``) -> the macro's exact title in Zendesk.
-MACROS: dict[str, str] = {
-    "primer_contacto": "Móvil::WhatsApp::Migración Pre a Post::Saludo Inicial::Primer contacto",
-    "segundo_contacto": "Móvil::WhatsApp::Migración Pre a Post::Saludo Inicial::Segundo contacto",
-    "cliente_no_contesta": "Móvil::WhatsApp::Migración Pre a Post::Saludo Inicial::Cliente No Contesta::Mega Plan X",
-    "gestion": "Respuesta rápida::Opción 4",
-    "rechazo_fr_ro": "Móvil::WhatsApp::Migración de Pre a Post::No califica::Línea en FR/RO",
-    "otra_compania": "Móvil::WhatsApp::Migración de Pre a Post::No califica::Línea de otra compañía",
-    "autoagenda": "Móvil::WhatsApp::Migración de Pre a Post::No califica::Derivación Autogenda Cita Web",
-    "linea_3g": "Móvil::WhatsApp::Migración de Pre a Post::No califica::Línea 3G",
-    "deuda_mp": "Móvil::WhatsApp::Migración de Pre a Post::No califica::Deuda en Otra Operadora MP",
-    "oferta_confirmada": "Móvil::WhatsApp::Migración de Pre a Post::Oferta::Línea Confirmada + Plan",
-    "oferta_sin_confirmacion": "Móvil::WhatsApp::Migración de Pre a Post::Oferta::Línea sin confirmación + Plan",
-    "recontacto": "Móvil::WhatsApp::Migración Pre a Post::Recontacto Sin Respuesta",
-    "no_titular": "Transacción no exitosa::Cliente no es titular",
-    "tyc": "Móvil::WhatsApp::Confirmación::Plan + T&C sin Teléfono",
-    "sms_ar": "Móvil::WhatsApp::Migración de Pre a Post::Tocken::Envío SMS por AR",
-    "segundo_token": "Móvil::WhatsApp::Migración de Pre a Post::Tocken::Envío SMS 2do Tocken por Vencimiento",
-    "token_no_contesta": "Móvil::WhatsApp::Migración de Pre a Post::Tocken::Cliente no contesta",
-    "deuda_historica": "Móvil::WhatsApp::Migración Pre a Post::No Califica::Deuda Histórica Móvil",
-    "analisis_riesgo": "Móvil::WhatsApp::Migración de Pre a Post::Rechaza::En Revisión de Activaciones",
-    "subsanar": "Móvil::WhatsApp::Migración de Pre a Post::Rechaza::Corregir observación",
-    "infactible": "Móvil::WhatsApp::Migración de Pre a Post::Rechaza::Solicitud Infactible",
-    "migracion_exitosa": "Móvil::WhatsApp::Migración Pre a Post::Activación Exitosa::Línea Sin Equipo",
-    "despedida": "BO::Despedida al resolver",
-}
-
-#: A key that answers several macros alike; the macro's own short name wins when both are scripted.
-ALIASES: dict[str, tuple[str, ...]] = {"oferta": ("oferta_confirmada", "oferta_sin_confirmacion")}
-
-#: Every key a scenario may use under ``customer.replies``.
-REPLY_KEYS: tuple[str, ...] = (*MACROS, *ALIASES)
-
-SHORT_NAME_OF_TITLE: dict[str, str] = {title: short for short, title in MACROS.items()}
 
 #: The runner puts this in an internal note to ask a person to review the CI photos and selfie.
 REVIEW_REQUEST = "Revisión de documentos requerida"

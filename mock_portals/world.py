@@ -11,7 +11,7 @@ nothing), and how the supervisor answers a request to review the documents. The 
 
     customer:
       delay_seconds: 0.2                       # default wait before each answer
-      replies:                                 # key: the macro's short name (mock_portals.customer.MACROS)
+      replies:                                 # key: the macro's short name (mock_portals.macro_names.MACROS)
         primer_contacto: [{silent: true}, {text: "Sí, soy yo"}]   # one entry per application; last repeats
         oferta: {text: "Quiero el Mega Plan 69", documents: true}
         tyc: {text: "ACEPTO"}
@@ -30,6 +30,8 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from mock_portals.macro_names import REPLY_KEYS
 
 PORTALS = ("zendesk", "planificate", "qvantel", "ar", "bccs", "contrato", "syshelp", "impuestos")
 LineState = Literal["AC", "FR", "RO", "MP"]
@@ -191,9 +193,6 @@ class CustomerScript(Model):
     @field_validator("replies")
     @classmethod
     def _known_macros(cls, value: dict[str, list[CustomerReply]]) -> dict[str, list[CustomerReply]]:
-        # The short-name table lives with the simulator that uses it, which imports this module.
-        from mock_portals.customer import REPLY_KEYS
-
         unknown = sorted(set(value) - set(REPLY_KEYS))
         if unknown:
             raise ValueError(f"unknown macro short name(s) {', '.join(unknown)}; known: {', '.join(REPLY_KEYS)}")

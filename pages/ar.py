@@ -19,8 +19,8 @@ from pages.base import ConsolePage
 class MigrationScreen:
     """What AR showed after "Migrar": its alert or status line, and the tables it drew."""
 
-    alert: str | None = None
-    status: str | None = None
+    alert: str = ""
+    status: str = ""
     result: dict[str, str] = field(default_factory=dict)
     preanalysis: dict[str, str] = field(default_factory=dict)
 
@@ -32,8 +32,6 @@ class ARPage(ConsolePage):
 
     def __init__(self, page: Page, base_url: str) -> None:
         super().__init__(page, base_url)
-        self.alert = page.get_by_role("alert")
-        self.status = page.get_by_role("status")
         self.line_input = page.get_by_label("Número de línea", exact=True)
         # token screen
         self.generate_button = page.get_by_role("button", name="Generar token")
@@ -52,12 +50,6 @@ class ARPage(ConsolePage):
         # state screen
         self.query_button = page.get_by_role("button", name="Consultar")
         self.state_table = page.get_by_role("table", name="Estado de migración")
-
-    async def read_alert(self) -> str | None:
-        """The text of the screen's alerts, or None when it shows none."""
-        texts = await self._guarded("reading the alert", lambda: self.alert.all_inner_texts())
-        text = " ".join(t.strip() for t in texts if t.strip())
-        return text or None
 
     # -- token ---------------------------------------------------------------------------------
     async def generate_token(self, line: str) -> None:
@@ -105,10 +97,9 @@ class ARPage(ConsolePage):
         """AR's answer to "Migrar": the success tables, or an alert (with its pre-analysis when it ran)."""
         either = self.result_table.or_(self.alert)
         await self._guarded("waiting for the migration answer", lambda: either.first.wait_for())
-        statuses = await self._guarded("reading the status", lambda: self.status.all_inner_texts())
         return MigrationScreen(
-            alert=await self.read_alert(),
-            status=" ".join(s.strip() for s in statuses if s.strip()) or None,
+            alert=await self.alert_text(),
+            status=await self.status_text(),
             result=await self.read_fields(self.result_table, "reading the migration result"),
             preanalysis=await self.read_fields(self.preanalysis_table, "reading AR's pre-analysis"),
         )

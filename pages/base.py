@@ -47,7 +47,7 @@ async def playwright_errors(portal: str, doing: str) -> AsyncIterator[None]:
 
 
 class ConsolePage:
-    """Base of the console page objects: login, open a screen, submit a form, take a screenshot."""
+    """Base of the console page objects: login, open a screen, submit a form, read its alerts, take a screenshot."""
 
     #: Short name of the console, used in errors and evidence.
     portal: str = "console"
@@ -60,7 +60,10 @@ class ConsolePage:
         self.username_input = page.get_by_label("Usuario")
         self.password_input = page.get_by_label("Contraseña")
         self.login_button = page.get_by_role("button", name="Ingresar")
-        self.login_error = page.get_by_role("alert")
+        # Every console answers a refused form, an unknown record or a failed login in role=alert
+        # elements, and reports what it did in role=status ones; these are read the same way everywhere.
+        self.alert = page.get_by_role("alert")
+        self.status = page.get_by_role("status")
         self.notice_dialog = page.get_by_role("dialog", name="Aviso del sistema")
         self.notice_accept = self.notice_dialog.get_by_role("button", name="Aceptar")
 
@@ -130,6 +133,21 @@ class ConsolePage:
             label, _, value = text.partition("\t")
             fields[label.strip()] = value.strip()
         return fields
+
+    async def alert_text(self) -> str:
+        """What the screen's alerts say, each with its spaces collapsed, joined; empty when it shows none.
+
+        What the words mean (an unknown line, a wrong token, a refused form) is for the robot to decide.
+        """
+        return await self._texts(self.alert, "reading the alert")
+
+    async def status_text(self) -> str:
+        """What the screen's status messages say, joined like ``alert_text``; empty when it shows none."""
+        return await self._texts(self.status, "reading the status message")
+
+    async def _texts(self, locator: Locator, doing: str) -> str:
+        texts = await self._guarded(doing, lambda: locator.all_inner_texts())
+        return " ".join(" ".join(text.split()) for text in texts if text.strip())
 
     async def screenshot(self) -> bytes:
         """A PNG of the whole screen as the agent would see it."""

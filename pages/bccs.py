@@ -14,7 +14,6 @@ class BCCSPage(ConsolePage):
 
     def __init__(self, page: Page, base_url: str) -> None:
         super().__init__(page, base_url)
-        self.alert = page.get_by_role("alert")
         # Historical debt
         self.ci_input = page.get_by_label("Número de CI")
         self.debt_search_button = page.get_by_role("button", name="Consultar")
@@ -66,11 +65,6 @@ class BCCSPage(ConsolePage):
         return await self.read_fields(self.billing_table, "reading the billing data") or None
 
     # -- shared -------------------------------------------------------------------------------
-    async def alert_text(self) -> str:
-        """What the console's alerts say, joined (empty when there is none)."""
-        texts = await self._guarded("reading the alert", lambda: self.alert.all_inner_texts())
-        return " ".join(" ".join(t.split()) for t in texts)
-
     async def _read_rows(self, table: Locator, doing: str) -> list[dict[str, str]]:
         texts = await self._guarded(doing, lambda: table.get_by_role("row").all_inner_texts())
         if not texts:

@@ -39,7 +39,6 @@ class ContratoPage(ConsolePage):
         self.plan_input = page.get_by_label("Plan", exact=True)
         self.city_input = page.get_by_label("Ciudad", exact=True)
         self.save_button = page.get_by_role("button", name="Guardar", exact=True)
-        self.alert = page.get_by_role("alert")
         self.contracts_table = page.get_by_role("table", name="Contratos", exact=True)
         self.contract_table = page.get_by_role("table", name="Datos del contrato")
         self.print_button = page.get_by_role("button", name="Imprimir contrato")
@@ -73,12 +72,6 @@ class ContratoPage(ConsolePage):
     async def save(self) -> None:
         """Press "Guardar"; the console shows the saved contract, or the form again with its reasons."""
         await self.submit(self.save_button, "saving the contract")
-
-    async def refusal(self) -> str | None:
-        """The console's error message on the current screen, if it shows one."""
-        texts = await self._guarded("reading the console's message", lambda: self.alert.all_inner_texts())
-        message = " ".join(" ".join(text.split()) for text in texts).strip()
-        return message or None
 
     async def list_contracts(self, line: str) -> list[dict[str, str]]:
         """The contracts of a line, from the "Contratos" list, as column -> value."""

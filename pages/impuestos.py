@@ -17,8 +17,7 @@ class TaxRegistryPage(ConsolePage):
         self.nit_input = page.get_by_label("NIT", exact=True)
         self.search_button = page.get_by_role("button", name="Consultar")
         self.taxpayer_table = page.get_by_role("table", name="Estado del contribuyente")
-        self.nonexistent = page.get_by_role("status").filter(has_text="NIT inexistente")
-        self.alert = page.get_by_role("alert")
+        self.nonexistent = self.status.filter(has_text="NIT inexistente")
 
     async def search(self, nit: str) -> None:
         """Ask the registry about a NIT."""
@@ -31,9 +30,3 @@ class TaxRegistryPage(ConsolePage):
         either = self.taxpayer_table.or_(self.nonexistent).or_(self.alert)
         await self._guarded("waiting for the registry's answer", lambda: either.first.wait_for())
         return await self.read_fields(self.taxpayer_table, "reading the taxpayer") or None
-
-    async def message(self) -> str:
-        """What the registry said instead of a taxpayer ("NIT inexistente..." or an alert), or empty."""
-        texts = await self._guarded("reading the registry's message",
-                                    lambda: self.nonexistent.or_(self.alert).all_inner_texts())
-        return " ".join(" ".join(t.split()) for t in texts)

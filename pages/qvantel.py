@@ -13,7 +13,7 @@ import contextlib
 from urllib.parse import urlsplit
 
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Frame, Locator, Page, Response
+from playwright.async_api import Frame, Page, Response
 
 from pages.base import ConsolePage
 from pages.errors import PortalUnavailable, SessionExpired, UnexpectedScreen
@@ -26,8 +26,6 @@ class QvantelPage(ConsolePage):
 
     def __init__(self, page: Page, base_url: str) -> None:
         super().__init__(page, base_url)
-        self.alert = page.get_by_role("alert")
-        self.status = page.get_by_role("status")
         # Search
         self.line_input = page.get_by_label("Número de línea")
         self.search_button = page.get_by_role("button", name="Buscar")
@@ -76,14 +74,6 @@ class QvantelPage(ConsolePage):
         await self._guarded("typing the ACMO", lambda: self.acmo_input.fill(acmo))
         await self.submit(self.confirm_button, "confirming the registration")
 
-    async def alert_text(self) -> str:
-        """What the console's alerts on this screen say (empty when there is none)."""
-        return await self._texts(self.alert, "reading the alert")
-
-    async def status_text(self) -> str:
-        """What the console's status messages on this screen say (empty when there is none)."""
-        return await self._texts(self.status, "reading the status message")
-
     async def screenshot(self) -> bytes:
         """The screen as the agent sees it, with any system notice closed first so it hides nothing."""
         # Waiting for the notice to be gone lets the notice handler close it; screenshots alone do not.
@@ -91,10 +81,6 @@ class QvantelPage(ConsolePage):
         return await super().screenshot()
 
     # -- helpers ------------------------------------------------------------------------------
-    async def _texts(self, locator: Locator, doing: str) -> str:
-        texts = await self._guarded(doing, lambda: locator.all_inner_texts())
-        return " ".join(" ".join(t.split()) for t in texts)
-
     async def _check_sheet_document(self) -> None:
         doing = "loading the line sheet"
         frame = await self._sheet_frame(doing)

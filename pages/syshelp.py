@@ -24,7 +24,6 @@ class SyshelpPage(ConsolePage):
         self.email_input = page.get_by_label("Correo")
         self.description_input = page.get_by_label("Descripción")
         self.register_button = page.get_by_role("button", name="Registrar")
-        self.alert = page.get_by_role("alert")
         self.ticket_table = page.get_by_role("table", name="Detalle del ticket")
         self.my_tickets_table = page.get_by_role("table", name="Mis tickets")
 
@@ -54,14 +53,6 @@ class SyshelpPage(ConsolePage):
         either = self.ticket_table.or_(self.alert)
         await self._guarded("waiting for the ticket", lambda: either.first.wait_for())
         return await self.read_fields(self.ticket_table, "reading the ticket") or None
-
-    async def alert_messages(self) -> list[str]:
-        """Each message of the console's alerts (one per validation error)."""
-        items = await self._guarded("reading the alerts",
-                                    lambda: self.alert.get_by_role("listitem").all_inner_texts())
-        if not items:
-            items = await self._guarded("reading the alerts", lambda: self.alert.all_inner_texts())
-        return [" ".join(text.split()) for text in items if text.strip()]
 
     async def my_tickets(self) -> list[dict[str, str]]:
         """The "Mis tickets" list, newest first, as rows of column header -> cell."""

@@ -19,13 +19,13 @@ from enum import Enum
 from pydantic import BaseModel, Field, computed_field, field_validator
 
 from pages.ar import ARPage, MigrationScreen
-from pages.errors import ApplicationError, RecordNotFound, RuleRefused, UnexpectedScreen
+from pages.errors import ApplicationError, InvalidInput, RecordNotFound, RuleRefused, UnexpectedScreen
 from robots.base import ConsoleRobot, LineRequest
 from robots.evidence import Evidence
+from robots.identity import normal_email
 
 #: AR shows dates in Bolivian local time with their offset.
 CONSOLE_DATE = "%d/%m/%Y %H:%M:%S %z"
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class MigrationInDoubt(ApplicationError):
@@ -95,9 +95,10 @@ class MigrationRequest(LineRequest):
     def _email(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        if not _EMAIL.match(value.strip()):
-            raise ValueError(f"{value!r} is not an e-mail address")
-        return value.strip()
+        try:
+            return normal_email(value)
+        except InvalidInput as exc:
+            raise ValueError(exc.message) from exc
 
 
 class MigrationResult(BaseModel):
@@ -176,16 +177,15 @@ class ARRobot(ConsoleRobot[ARPage]):
         customer's newest SMS is the valid one.
         """
 
-        async def work(console: ARPage) -> tuple[dict[str, str], str | None]:
+        async def work(console: ARPage) -> tuple[dict[str, str], str]:
             await console.generate_token(request.line)
             fields = await console.read_token_confirmation()
-            return fields, None if fields else await console.read_alert()
+            return fields, "" if fields else await console.alert_text()
 
         fields, alert = self._run(work)
         if not fields:
-            lowered = (alert or "").lower()
-            if "no existe" in lowered:
-                raise RecordNotFound(alert or "", portal=self.portal)
+            if "no existe" in alert.lower():
+                raise RecordNotFound(alert, portal=self.portal)
             if alert:
                 raise RuleRefused(alert, portal=self.portal)
             raise UnexpectedScreen("AR confirmed no token and showed no alert", portal=self.portal)
@@ -210,7 +210,7 @@ class ARRobot(ConsoleRobot[ARPage]):
             await console.open_migration(request.line)
             offered = await console.offered_plans()
             if offered is None:
-                alert = await console.read_alert() or ""
+                alert = await console.alert_text()
                 return self._result(request, _refusal(alert, self.portal), alert)
             if request.plan not in offered:
                 message = (f"Scoring no ofrece el plan '{request.plan}' para la línea; "
@@ -236,14 +236,14 @@ class ARRobot(ConsoleRobot[ARPage]):
     def migration_state(self, request: MigrationStateRequest) -> MigrationState:
         """Whether AR already migrated the line, read from its 'Estado de migración' screen."""
 
-        async def work(console: ARPage) -> tuple[dict[str, str], str | None]:
+        async def work(console: ARPage) -> tuple[dict[str, str], str]:
             await console.open_migration_state(request.line)
             fields = await console.read_migration_state()
-            return fields, None if fields else await console.read_alert()
+            return fields, "" if fields else await console.alert_text()
 
         fields, alert = self._run(work)
         if not fields:
-            if alert and "no existe" in alert.lower():
+            if "no existe" in alert.lower():
                 raise RecordNotFound(alert, portal=self.portal)
             if alert:
                 raise RuleRefused(alert, portal=self.portal)
@@ -270,7 +270,7 @@ class ARRobot(ConsoleRobot[ARPage]):
                 offered: list[str], shot: bytes | None) -> MigrationResult:
         result = MigrationResult(
             line=request.line, outcome=outcome, plan=screen.result.get("Plan", request.plan),
-            message=(screen.status if outcome == MigrationOutcome.MIGRATED else screen.alert) or "",
+            message=screen.status if outcome == MigrationOutcome.MIGRATED else screen.alert,
             offered_plans=offered, preanalysis=screen.preanalysis,
             order_number=screen.result.get("N° de orden"),
         )

@@ -1,8 +1,7 @@
-"""What every console robot shares: a logged-in session, a retry policy, and line-number checks."""
+"""What every console robot shares: a logged-in session, a retry policy, and requests about one line."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
@@ -10,21 +9,15 @@ from pydantic import BaseModel, field_validator
 
 from pages.base import ConsolePage
 from pages.errors import InvalidInput
+from robots.identity import normal_line
 from robots.retry import RetryPolicy
 from robots.sessions import PortalSession
 
 T = TypeVar("T")
 C = TypeVar("C", bound=ConsolePage)
 
-LINE_NUMBER = re.compile(r"^[67]\d{7}$")
-
-
-def valid_line(value: str) -> str:
-    """A Bolivian mobile number: 8 digits starting with 6 or 7 (spaces and dashes are dropped)."""
-    number = re.sub(r"[\s-]", "", str(value or ""))
-    if not LINE_NUMBER.match(number):
-        raise InvalidInput(f"{value!r} is not a mobile line number (8 digits starting with 6 or 7)")
-    return number
+#: The line rule lives in ``robots.identity``; this name stays for the callers that know it by it.
+valid_line = normal_line
 
 
 class LineRequest(BaseModel):
@@ -36,7 +29,7 @@ class LineRequest(BaseModel):
     @classmethod
     def _line(cls, value: str) -> str:
         try:
-            return valid_line(value)
+            return normal_line(value)
         except InvalidInput as exc:
             raise ValueError(exc.message) from exc
 

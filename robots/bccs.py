@@ -22,18 +22,9 @@ from pages.errors import InvalidInput, RecordNotFound, RuleRefused, UnexpectedSc
 from pages.masking import mask_number
 from robots.base import ConsoleRobot, LineRequest
 from robots.evidence import Evidence
+from robots.identity import normal_ci, normal_nit
 
-CI_NUMBER = re.compile(r"^\d{4,10}(-[0-9A-Z]{1,2})?$")
-NIT_NUMBER = re.compile(r"^\d{5,15}$")
 _MONEY = re.compile(r"^Bs\.?\s*([\d.]+),(\d{2})$")
-
-
-def valid_ci(value: str) -> str:
-    """A Bolivian identity card number: 4 to 10 digits, with an optional complement (``1234567-1A``)."""
-    ci = re.sub(r"\s", "", str(value or "")).upper()
-    if not CI_NUMBER.match(ci):
-        raise InvalidInput(f"{value!r} is not a CI number (digits, optionally '-' and a complement)")
-    return ci
 
 
 def parse_bolivianos(text: str) -> Decimal:
@@ -63,7 +54,7 @@ class DebtRequest(BaseModel):
     @classmethod
     def _ci(cls, value: str) -> str:
         # InvalidInput, not ValueError: a bad CI is a business error wherever the request is built.
-        return valid_ci(value)
+        return normal_ci(value)
 
 
 class HistoricalDebt(BaseModel):
@@ -129,12 +120,9 @@ class BillingChangeRequest(LineRequest):
     @field_validator("document_number")
     @classmethod
     def _document_number(cls, value: str, info: ValidationInfo) -> str:
-        number = re.sub(r"\s", "", str(value or "")).upper()
         if info.data.get("document_type") == DocumentType.NIT:
-            if not NIT_NUMBER.match(number):
-                raise InvalidInput(f"{value!r} is not a NIT (5 to 15 digits)")
-            return number
-        return valid_ci(number)
+            return normal_nit(value)
+        return normal_ci(value)
 
 
 class BillingChangeOutcome(str, Enum):

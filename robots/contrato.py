@@ -30,6 +30,7 @@ from pages.errors import RecordNotFound, RuleRefused, UnexpectedScreen
 from pages.masking import mask_text
 from robots.base import ConsoleRobot, LineRequest
 from robots.evidence import Evidence
+from robots.identity import normal_ci
 
 CONTRACT_NUMBER = re.compile(r"^CD-\d{6}$")
 TASK_NUMBER = re.compile(r"^TA-\d{6}$")
@@ -155,6 +156,12 @@ class ContractRequest(LineRequest):
     city: str = Field(min_length=1)
     backups: list[Backup] = Field(min_length=1)
 
+    @field_validator("holder_ci")
+    @classmethod
+    def _holder_ci(cls, value: str) -> str:
+        # The console takes any text, but the contract must carry the CI the other consoles know.
+        return normal_ci(value)
+
     @field_validator("backups")
     @classmethod
     def _one_file_per_kind(cls, value: list[Backup]) -> list[Backup]:
@@ -273,7 +280,7 @@ class ContratoRobot(ConsoleRobot[ContratoPage]):
             for backup in request.backups:
                 await console.attach_backup(backup.kind.label, backup.payload())
             await console.save()
-            refused = await console.refusal()
+            refused = await console.alert_text()
             if refused:
                 raise RuleRefused(mask_text(refused), portal=self.portal)
             return await console.read_contract(), await console.screenshot()
@@ -327,7 +334,7 @@ class ContratoRobot(ConsoleRobot[ContratoPage]):
                     raise RuleRefused(f"contract {number} is {state.value}: only a saved contract can be "
                                       "sent to analysis", portal=self.portal)
                 await console.send_to_analysis()
-                refused = await console.refusal()
+                refused = await console.alert_text()
                 if refused:
                     raise RuleRefused(mask_text(refused), portal=self.portal)
                 fields = await console.read_contract()
@@ -373,7 +380,7 @@ class ContratoRobot(ConsoleRobot[ContratoPage]):
                 raise RuleRefused(f"task {number} is {status.value}: only a fixable task takes a reply",
                                   portal=self.portal)
             await console.answer_task(number, request.backup.kind.label, request.backup.payload())
-            refused = await console.refusal()
+            refused = await console.alert_text()
             if refused:
                 raise RuleRefused(mask_text(refused), portal=self.portal)
             return await console.read_task()
@@ -392,7 +399,7 @@ class ContratoRobot(ConsoleRobot[ContratoPage]):
                     raise RuleRefused(f"task {number} is {status.value}: only an observed task can be "
                                       "dismissed", portal=self.portal)
                 await console.complete_as_dismissed(number, request.reason)
-                refused = await console.refusal()
+                refused = await console.alert_text()
                 if refused:
                     raise RuleRefused(mask_text(refused), portal=self.portal)
                 fields = await console.read_task()
@@ -416,14 +423,14 @@ class ContratoRobot(ConsoleRobot[ContratoPage]):
 
     async def _open_contract(self, console: ContratoPage, number: str) -> dict[str, str]:
         await console.open_contract(number)
-        missing = await console.refusal()
+        missing = await console.alert_text()
         if missing:
             raise RecordNotFound(f"no contract {number} in Contrato Digital", portal=self.portal)
         return await console.read_contract()
 
     async def _open_task(self, console: ContratoPage, number: str) -> dict[str, str]:
         await console.open_task(number)
-        missing = await console.refusal()
+        missing = await console.alert_text()
         if missing:
             raise RecordNotFound(f"no task {number} in the task inbox", portal=self.portal)
         return await console.read_task()

@@ -16,12 +16,11 @@ from enum import Enum
 
 from pydantic import BaseModel, Field, computed_field, field_validator
 
-from pages.errors import InvalidInput, RuleRefused
+from pages.errors import RuleRefused
 from pages.impuestos import TaxRegistryPage
 from robots.base import ConsoleRobot
 from robots.evidence import Evidence
-
-NIT_NUMBER = re.compile(r"^\d{5,15}$")
+from robots.identity import normal_nit
 
 
 class TaxpayerKind(str, Enum):
@@ -51,10 +50,7 @@ class NitRequest(BaseModel):
     @classmethod
     def _nit(cls, value: str) -> str:
         # InvalidInput, not ValueError: a bad NIT is a business error wherever the request is built.
-        nit = str(value or "").strip()
-        if not NIT_NUMBER.match(nit):
-            raise InvalidInput(f"{value!r} is not a NIT (5 to 15 digits, nothing else)")
-        return nit
+        return normal_nit(value)
 
 
 class TaxpayerLookup(BaseModel):
@@ -86,16 +82,18 @@ class TaxRegistryRobot(ConsoleRobot[TaxRegistryPage]):
     def lookup_nit(self, request: NitRequest) -> TaxpayerLookup:
         """The registry's answer about a NIT, with its screenshot whatever it says."""
 
-        async def work(console: TaxRegistryPage) -> tuple[dict[str, str] | None, str, bytes]:
+        async def work(console: TaxRegistryPage) -> tuple[dict[str, str] | None, str, str, bytes]:
             await console.search(request.nit)
             fields = await console.read_taxpayer()
-            message = "" if fields else await console.message()
-            return fields, message, await console.screenshot()
+            status, alert = ("", "") if fields else (await console.status_text(), await console.alert_text())
+            return fields, status, alert, await console.screenshot()
 
-        fields, message, shot = self._run(work)
+        fields, status, alert, shot = self._run(work)
         if fields is None:
-            if "NIT inexistente" not in message:
-                raise RuleRefused(message or "the registry refused the NIT without a message", portal=self.portal)
+            # "NIT inexistente" is the registry's status line; anything it refuses comes as an alert.
+            if "NIT inexistente" not in status:
+                raise RuleRefused(alert or status or "the registry refused the NIT without a message",
+                                  portal=self.portal)
             result = TaxpayerLookup(nit=request.nit, found=False)
             description = f"Padrón de Impuestos: NIT {request.nit} inexistente"
         else:

@@ -26,6 +26,7 @@ from pages.masking import mask_number
 from pages.qvantel import QvantelPage
 from robots.base import ConsoleRobot, LineRequest
 from robots.evidence import Evidence, utc_now
+from robots.identity import normal_ci, same_ci
 from robots.retry import RetryPolicy
 from robots.sessions import PortalSession
 
@@ -42,49 +43,7 @@ NOT_HOLDER_ALERT = "no corresponde al titular"
 NOT_FOUND_ALERT = "no existe"
 ALREADY_CONFIRMED_STATUS = "ya se encuentra confirmada"
 
-# A Bolivian CI once spaces and dots are gone: the number (``E-`` for foreign residents), an optional
-# complement that SEGIP adds to tell apart two people given the same number (``-1A``), and an optional
-# issuing department (``LP``), which is not part of the identity.
-_CI = re.compile(r"^(?P<number>(?:E-)?\d{4,10})(?:-(?P<complement>[0-9][A-Z]))?"
-                 r"(?:-?(?P<department>LP|CB|SC|OR|PT|TJ|CH|BE|PD))?$")
 _ACMO = re.compile(r"^[A-Z0-9][A-Z0-9._-]{1,29}$")
-
-
-def _squeeze(value: str) -> str:
-    return re.sub(r"[\s.]", "", str(value or "")).upper()
-
-
-def ci_parts(value: str) -> tuple[str, str | None] | None:
-    """``"6.543.210-1A LP"`` -> ``("6543210", "1A")``; None when it does not read as a CI."""
-    # A complement written after a space ("6543210 1A") would otherwise glue onto the number.
-    text = re.sub(r"\s+(?=[0-9][A-Z]\b)", "-", str(value or "").strip().upper())
-    match = _CI.match(_squeeze(text))
-    return (match["number"], match["complement"]) if match else None
-
-
-def same_ci(one: str, other: str) -> bool:
-    """Whether two CIs as people write them name the same person.
-
-    Spaces, dots and the issuing department never count. The complement is ignored when only one side
-    has it, because customers and the WhatsApp bot usually leave it out; when both sides have one they
-    must agree, since the complement is exactly what tells apart two people with the same number.
-    Text that does not read as a CI is compared as it is, once spaces and dots are gone.
-    """
-    mine, theirs = ci_parts(one), ci_parts(other)
-    if mine is None or theirs is None:
-        return bool(_squeeze(one)) and _squeeze(one) == _squeeze(other)
-    if mine[0] != theirs[0]:
-        return False
-    return mine[1] is None or theirs[1] is None or mine[1] == theirs[1]
-
-
-def valid_ci(value: str) -> str:
-    """The CI to type into the console: number and complement, without dots, spaces or department."""
-    parts = ci_parts(value)
-    if parts is None:
-        raise InvalidInput(f"{mask_number(value)!r} is not a CI number (digits, optionally '-' and a complement)")
-    number, complement = parts
-    return f"{number}-{complement}" if complement else number
 
 
 class PlanType(str, Enum):
@@ -139,7 +98,7 @@ class ConfirmLineRequest(LineRequest):
     @classmethod
     def _holder_ci(cls, value: str) -> str:
         # InvalidInput, not ValueError: a bad CI is a business error wherever the request is built.
-        return valid_ci(value)
+        return normal_ci(value)
 
     @field_validator("acmo")
     @classmethod

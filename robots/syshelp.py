@@ -19,10 +19,10 @@ from pages.errors import InvalidInput, UnexpectedScreen
 from pages.syshelp import SyshelpPage
 from robots.base import ConsoleRobot
 from robots.evidence import Evidence
+from robots.identity import normal_email
 
 DERIVATION_TYPE = "Derivación B2B"
 GOVERNMENT_EXECUTIVES = "Ejecutivos Gobierno"
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 PHONE = re.compile(r"^\+?\d{7,11}$")
 DESCRIPTION_MAX = 1000
 #: A derivation in one of these states is finished: a new request deserves a new ticket.
@@ -70,10 +70,7 @@ class DerivationRequest(BaseModel):
     @field_validator("email")
     @classmethod
     def _email(cls, value: str) -> str:
-        email = _required(value, "an e-mail (Correo)")
-        if not EMAIL.match(email):
-            raise InvalidInput(f"{value!r} is not an e-mail address")
-        return email
+        return normal_email(_required(value, "an e-mail (Correo)"))
 
     @field_validator("description")
     @classmethod
@@ -109,7 +106,7 @@ class SyshelpRobot(ConsoleRobot[SyshelpPage]):
     def derive_to_government_executive(self, request: DerivationRequest) -> Derivation:
         """Register (or find) the "Derivación B2B / Ejecutivos Gobierno" ticket, with its screenshot."""
 
-        async def work(console: SyshelpPage) -> tuple[dict[str, str] | None, list[str], bool, bytes]:
+        async def work(console: SyshelpPage) -> tuple[dict[str, str] | None, str, bool, bytes]:
             existing = _same_derivation(await console.my_tickets(), request)
             if existing:
                 await console.open_ticket(existing)
@@ -120,13 +117,13 @@ class SyshelpRobot(ConsoleRobot[SyshelpPage]):
                 await console.register()
             ticket = await console.read_ticket()
             if ticket is None:
-                return None, await console.alert_messages(), False, b""
-            return ticket, [], bool(existing), await console.screenshot()
+                return None, await console.alert_text(), False, b""
+            return ticket, "", bool(existing), await console.screenshot()
 
-        ticket, errors, reused, shot = self._run(work)
+        ticket, alert, reused, shot = self._run(work)
         if ticket is None:
             # The request was checked already: the console's rules differ from ours, say it in its words.
-            raise InvalidInput("Syshelp rejected the derivation: " + " ".join(errors), portal=self.portal)
+            raise InvalidInput(f"Syshelp rejected the derivation: {alert}", portal=self.portal)
         number = ticket.get("Número", "")
         if not number:
             raise UnexpectedScreen("the ticket screen shows no number", portal=self.portal)

@@ -77,7 +77,7 @@ from rich.table import Table
 
 from flows.engine import durable as engine
 from flows.interfaces import operations
-from flows.devtools.mock_process import MockPortals
+from flows.devtools.harness import MockPortals
 from flows.engine.run_store import RunStore
 from flows.engine.settings import ProcessTimings, Settings
 from flows.engine.worker import Worker

@@ -2,24 +2,24 @@
 
 It starts the mocks with the demo scenario (a customer who wants her prepaid line on a postpaid plan),
 runs a worker in this process, starts the migration flow of the demo ticket and follows it activity by
-activity until it ends; then it shows where the run report, the evidence and the ticket's agent page are.
+activity until DBOS has recorded its end; then it shows where the run report, the evidence and the
+ticket's agent page are. Each run starts from a fresh demo folder: the mocks are fresh too, so a flow
+remembered from an earlier demo would only replay an old result.
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
-import time
 from pathlib import Path
 
 from rich.console import Console
 
-from flows.engine import durable as engine
-from flows.interfaces import operations
+from flows.devtools.harness import MockPortals, RunningWorker
 from flows.engine.logs import configure_logging
-from flows.devtools.mock_process import MockPortals
-from flows.reporting.page import report_path
+from flows.engine.run_store import FlowRun
 from flows.engine.settings import ProcessTimings, Settings
-from flows.engine.worker import Worker
+from flows.reporting.page import report_path
 
 DEMO_SCENARIO = Path(__file__).resolve().parents[2] / "mock_portals" / "scenarios" / "demo.yaml"
 DEMO_TICKET = 1001
@@ -31,47 +31,45 @@ DEMO_TIMINGS = ProcessTimings(customer_reply_seconds=30, token_reply_seconds=30,
 
 def run_demo(settings: Settings, console: Console) -> int:
     run_dir = settings.run_dir / "demo"
-    settings = settings.model_copy(update={"process": DEMO_TIMINGS, "run_dir": run_dir})
+    shutil.rmtree(run_dir, ignore_errors=True)
+    settings = settings.model_copy(update={"process": DEMO_TIMINGS, "run_dir": run_dir, "database_url": None,
+                                           "evidence_dir": run_dir / "evidence", "executor_id": "demo"})
     configure_logging("WARNING", run_dir / "logs" / "demo.jsonl")
     console.print("[bold]Starting the mock portals[/bold] (scenario: demo)")
     with MockPortals(DEMO_SCENARIO) as mocks:
         settings = mocks.settings(settings)
-        worker = Worker(settings)
-        worker.start()
+        worker = RunningWorker(settings)
         try:
-            outcome = _follow(worker, settings, console)
+            status, run = _follow(worker, console)
         finally:
             worker.close()
-        console.print(f"Outcome: [bold]{outcome}[/bold]")
+        outcome = run.outcome if run and run.outcome else (run.error if run and run.error else status)
+        console.print(f"Outcome: [bold]{outcome}[/bold] (flow {status})")
         console.print(f"Run report:  {report_path(settings, DEMO_TICKET).resolve()}")
         console.print(f"Evidence:    {(settings.evidence_dir / f'ticket-{DEMO_TICKET}').resolve()}")
         console.print(f"Agent page:  {mocks.urls['zendesk']}/agent/tickets/{DEMO_TICKET}")
         if sys.stdin.isatty():
             console.input("The agent page is served until you press Enter... ")
     console.print("Mock portals stopped.")
-    return 0 if outcome == "migrated" else 1
+    return 0 if status == "SUCCESS" and run is not None and run.outcome == "migrated" else 1
 
 
-def _follow(worker: Worker, settings: Settings, console: Console) -> str:
-    """Start the demo ticket's flow and print each activity it enters until it ends."""
-    assert worker.runtime is not None
-    client = engine.client(settings)
-    flow_id = operations.start(client, worker.runtime.toolkit.zendesk, DEMO_TICKET)
-    store = worker.runtime.store
+def _follow(worker: RunningWorker, console: Console) -> tuple[str, FlowRun | None]:
+    """Start the demo ticket's flow and print each activity it enters until DBOS records its end."""
+    flow_id = worker.start_flow(DEMO_TICKET)
     shown: list[str] = []
-    deadline = time.monotonic() + 300
     with console.status("migration running") as status:
-        while time.monotonic() < deadline:
-            worker.poll()
-            run = store.flow(flow_id)
-            if run is not None:
-                for activity in run.path[len(shown):]:
-                    console.print(f"[green]✓[/green] {activity}")
-                    shown.append(activity)
-                status.update(f"{run.activity or 'starting'} · {run.waiting_for or run.state}")
-                if run.state in ("ended", "failed"):
-                    return run.outcome or run.error or run.state
-            time.sleep(settings.process.watch_interval_seconds)
-    return "timed out"
 
+        def progress(run: FlowRun | None) -> None:
+            if run is None:
+                return
+            for activity in run.path[len(shown):]:
+                console.print(f"[green]✓[/green] {activity}")
+                shown.append(activity)
+            status.update(f"{run.activity or 'starting'} · {run.waiting_for or run.state.value}")
 
+        try:
+            final = worker.wait_until_done(flow_id, timeout=300, on_progress=progress)
+        except TimeoutError:
+            final = "timed out"
+    return final, worker.store.flow(flow_id)

@@ -25,20 +25,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from dbos import DBOSClient
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from flows.engine import durable as engine
-from flows.interfaces import operations
+from flows.devtools.harness import MockPortals, RunningWorker
 from flows.engine.logs import configure_logging
-from flows.process.definition import Macro
 from flows.engine.run_store import FlowRun
 from flows.engine.settings import ProcessTimings, Settings
-from flows.engine.worker import Worker
+from flows.process.definition import Macro
 
 #: Where the catalogue lives (read as files: the product never imports the mocks).
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "mock_portals" / "scenarios"
@@ -344,20 +341,18 @@ class ScenarioResult(BaseModel):
         return not self.failures
 
 
-def run_scenario(name: str, scenario: dict, *, worker: Worker, client: DBOSClient,
-                 reset: Callable[[dict], Any], world: Callable[[], dict],
-                 timeout: float = SCENARIO_TIMEOUT_SECONDS) -> ScenarioResult:
-    """Reset the mocks to ``scenario``, run its ticket's flow on ``worker`` until it ends, and check it.
-
-    The worker must be polling tickets already (``Worker.run_until_stopped`` on a thread).
-    """
-    assert worker.runtime is not None, "start the worker first"
+def run_scenario(name: str, scenario: dict, *, worker: RunningWorker, reset: Callable[[dict], Any],
+                 world: Callable[[], dict], timeout: float = SCENARIO_TIMEOUT_SECONDS) -> ScenarioResult:
+    """Reset the mocks to ``scenario``, run its ticket's flow on ``worker`` until it ends, and check it."""
     exp = Expectations.model_validate(scenario["expectations"])
     began = time.monotonic()
     reset(scenario)
-    flow_id = operations.start(client, worker.runtime.toolkit.zendesk, exp.ticket)
-    status = _wait_until_done(client, flow_id, timeout)
-    run = worker.runtime.store.flow(flow_id)
+    flow_id = worker.start_flow(exp.ticket)
+    try:
+        status = worker.wait_until_done(flow_id, timeout)
+    except TimeoutError:
+        status = f"still running after {timeout:.0f} s"
+    run = worker.store.flow(flow_id)
     failures = check(exp, world(), run)
     if status != "SUCCESS":
         failures.insert(0, f"flow {flow_id} {status}" + (f": {run.error}" if run and run.error else ""))
@@ -365,23 +360,11 @@ def run_scenario(name: str, scenario: dict, *, worker: Worker, client: DBOSClien
                           failures=failures, seconds=time.monotonic() - began)
 
 
-def _wait_until_done(client: DBOSClient, flow_id: str, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = client.list_workflows(workflow_ids=[flow_id], load_input=False, load_output=False)
-        if found and found[0].status in ("SUCCESS", "ERROR", "CANCELLED"):
-            return found[0].status
-        time.sleep(0.1)
-    return f"still running after {timeout:.0f} s"
-
-
 # ---------------------------------------------------------------------------------------------
 # rpa regress
 # ---------------------------------------------------------------------------------------------
 def regress_command(only: str | None) -> int:
     """Run the catalogue (or the scenario named ``only``); 0 all passed, 1 one failed, 2 bad input."""
-    from flows.devtools.mock_process import MockPortals
-
     console = Console()
     try:
         catalogue = load_catalogue()
@@ -409,11 +392,7 @@ def regress_command(only: str | None) -> int:
             "process": CATALOGUE_TIMINGS, "run_dir": run_dir, "evidence_dir": run_dir / "evidence",
             "executor_id": "regress", "database_url": None,
         })
-        worker = Worker(settings)
-        worker.start()
-        polling = threading.Thread(target=worker.run_until_stopped, name="regress-watcher", daemon=True)
-        polling.start()
-        client = engine.client(settings)
+        worker = RunningWorker(settings)
         try:
             with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                           TimeElapsedColumn(), console=console) as progress:
@@ -421,8 +400,8 @@ def regress_command(only: str | None) -> int:
                 for name, scenario in catalogue.items():
                     progress.update(bar, description=f"{name:<34}")
                     try:
-                        result = run_scenario(name, scenario, worker=worker, client=client,
-                                              reset=mocks.reset, world=mocks.world)
+                        result = run_scenario(name, scenario, worker=worker, reset=mocks.reset,
+                                              world=mocks.world)
                     except Exception as exc:  # noqa: BLE001 - one broken scenario must not hide the others' results
                         result = ScenarioResult(name=name, ticket=scenario["expectations"].get("ticket", 0),
                                                 outcome=None, failures=[f"{type(exc).__name__}: {exc}"],
@@ -432,10 +411,7 @@ def regress_command(only: str | None) -> int:
                     progress.console.print(f"{mark} {name} ({result.seconds:.1f} s)")
                     progress.advance(bar)
         finally:
-            worker.stop()
-            polling.join(timeout=10)
             worker.close()
-            client.destroy()
 
     console.print(results_table(results))
     failed = [r for r in results if not r.passed]

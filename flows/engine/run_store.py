@@ -9,7 +9,8 @@ SQLAlchemy Core, so the same code runs on the embedded SQLite file and on a shar
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from enum import Enum
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -24,11 +25,13 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
+    inspect,
+    text,
     insert,
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError, ProgrammingError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from robots.evidence import utc_now
 
@@ -48,6 +51,8 @@ flow_runs = Table(
     Column("error", Text),
     Column("path", JSON, nullable=False, default=list),
     Column("watch_after", Integer, nullable=False, default=0),
+    Column("waiting_kind", String(30)),
+    Column("waiting_ref", String(100)),
 )
 
 flow_steps = Table(
@@ -68,13 +73,37 @@ flow_steps = Table(
     Column("evidence", JSON, nullable=False, default=list),
 )
 
-fences = Table(
-    "rpa_fences", metadata,
-    Column("flow_id", String(200), primary_key=True),
-    Column("name", String(100), primary_key=True),
+write_fences = Table(
+    "rpa_write_fences", metadata,
+    Column("ticket_id", Integer, primary_key=True),
+    Column("write", String(200), primary_key=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("flow_id", String(200)),
     Column("detail", Text),
 )
+
+leases = Table(
+    "rpa_leases", metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+#: Columns added to tables of an earlier release: added in place, so an existing run store keeps its history.
+_ADDED_COLUMNS = {"rpa_flow_runs": {"waiting_kind": "VARCHAR(30)", "waiting_ref": "VARCHAR(100)"}}
+
+
+class RunState(str, Enum):
+    """Where a flow's run stands, as people read it (DBOS keeps its own status beside it)."""
+
+    RUNNING = "running"
+    WAITING = "waiting"
+    ENDED = "ended"
+    FAILED = "failed"
+
+    @property
+    def live(self) -> bool:
+        return self in (RunState.RUNNING, RunState.WAITING)
 
 
 class EvidenceRecord(BaseModel):
@@ -111,17 +140,20 @@ class FlowRun(BaseModel):
     kind: str
     started_at: datetime
     updated_at: datetime
-    state: str
+    state: RunState
     activity: str | None = None
     waiting_for: str | None = None
     outcome: str | None = None
     error: str | None = None
     path: list[str] = Field(default_factory=list)
     watch_after: int = 0
+    waiting_kind: str | None = None
+    waiting_ref: str | None = None
 
 
 class RunStore:
-    """Tables ``rpa_flow_runs``, ``rpa_flow_steps`` and ``rpa_fences`` in a SQLite file or Postgres."""
+    """Tables ``rpa_flow_runs``, ``rpa_flow_steps``, ``rpa_write_fences`` and ``rpa_leases`` in a SQLite
+    file or Postgres."""
 
     def __init__(self, url: str) -> None:
         connect_args = {"timeout": 30} if url.startswith("sqlite") else {}
@@ -133,11 +165,24 @@ class RunStore:
         for attempt in range(attempts):
             try:
                 metadata.create_all(self.engine)
+                self._add_missing_columns()
                 return
             except (IntegrityError, ProgrammingError):
                 # Another worker created them between our check and our CREATE: look again.
                 if attempt == attempts - 1:
                     raise
+
+    def _add_missing_columns(self) -> None:
+        inspector = inspect(self.engine)
+        for table, columns in _ADDED_COLUMNS.items():
+            present = {c["name"] for c in inspector.get_columns(table)}
+            for name, sql_type in columns.items():
+                if name not in present:
+                    try:
+                        with self.engine.begin() as db:
+                            db.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}"))
+                    except (OperationalError, ProgrammingError):
+                        pass  # another worker added it first
 
     # -- flows --------------------------------------------------------------------------------
     def flow_started(self, flow_id: str, ticket_id: int, kind: str, watch_after: int = 0) -> None:
@@ -149,9 +194,10 @@ class RunStore:
             if exists is None:
                 db.execute(insert(flow_runs).values(
                     flow_id=flow_id, ticket_id=ticket_id, kind=kind, started_at=now, updated_at=now,
-                    state="running", path=[], watch_after=watch_after))
+                    state=RunState.RUNNING.value, path=[], watch_after=watch_after))
 
     def update_flow(self, flow_id: str, **values: Any) -> None:
+        values = {k: v.value if isinstance(v, Enum) else v for k, v in values.items()}
         values["updated_at"] = utc_now()
         with self.engine.begin() as db:
             db.execute(update(flow_runs).where(flow_runs.c.flow_id == flow_id).values(**values))
@@ -210,37 +256,74 @@ class RunStore:
                               .order_by(flow_steps.c.seq, flow_steps.c.started_at)).mappings()
             return [StepRecord(**{**row, "evidence": _json_list(row["evidence"])}) for row in rows]
 
-    # -- fences -------------------------------------------------------------------------------
-    def set_fence(self, flow_id: str, name: str, detail: str = "") -> bool:
-        """Commit the fence before a never-twice action; False when it was already there."""
+    # -- write fences -------------------------------------------------------------------------
+    def set_write_fence(self, ticket_id: int, write: str, *, flow_id: str | None = None, detail: str = "") -> bool:
+        """Commit the fence of a business write before it is made; False when it was already there.
+
+        A fence is keyed by the ticket and the write (``ar-migration``, ``macro:GESTION#2``), never by a
+        step or workflow id, so a change of the flow's code does not move it.
+        """
         try:
             with self.engine.begin() as db:
-                db.execute(insert(fences).values(flow_id=flow_id, name=name, created_at=utc_now(),
-                                                 detail=detail))
+                db.execute(insert(write_fences).values(ticket_id=ticket_id, write=write, created_at=utc_now(),
+                                                       flow_id=flow_id, detail=detail))
             return True
         except IntegrityError:
             return False
 
-    def fence_time(self, flow_id: str, name: str) -> datetime | None:
+    def write_fence_time(self, ticket_id: int, write: str) -> datetime | None:
         with self.engine.connect() as db:
-            row = db.execute(select(fences.c.created_at).where(
-                (fences.c.flow_id == flow_id) & (fences.c.name == name))).first()
+            row = db.execute(select(write_fences.c.created_at).where(
+                (write_fences.c.ticket_id == ticket_id) & (write_fences.c.write == write))).first()
         if row is None:
             return None
         return row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=timezone.utc)
 
-    def has_fence(self, flow_id: str, name: str) -> bool:
-        with self.engine.connect() as db:
-            return db.execute(select(fences.c.flow_id).where(
-                (fences.c.flow_id == flow_id) & (fences.c.name == name))).first() is not None
-
-    def clear_fence(self, flow_id: str, name: str) -> None:
+    def clear_write_fence(self, ticket_id: int, write: str) -> None:
         """Lift a fence once the truth is known (e.g. AR refused, so nothing happened)."""
         with self.engine.begin() as db:
-            db.execute(fences.delete().where((fences.c.flow_id == flow_id) & (fences.c.name == name)))
+            db.execute(write_fences.delete().where(
+                (write_fences.c.ticket_id == ticket_id) & (write_fences.c.write == write)))
+
+    # -- leases -------------------------------------------------------------------------------
+    def hold_lease(self, name: str, holder: str, seconds: float) -> bool:
+        """Take or keep the lease ``name`` for ``seconds``; False while another holder's lease is current.
+
+        What one process of the whole deployment must do (read the analysts' inbox) is done by the holder.
+        """
+        now = utc_now()
+        until = now + timedelta(seconds=seconds)
+        with self.engine.begin() as db:
+            taken = db.execute(update(leases).where(
+                (leases.c.name == name) & ((leases.c.holder == holder) | (leases.c.expires_at < now)))
+                .values(holder=holder, expires_at=until)).rowcount
+        if taken:
+            return True
+        try:
+            with self.engine.begin() as db:
+                db.execute(insert(leases).values(name=name, holder=holder, expires_at=until))
+            return True
+        except IntegrityError:
+            return False
+
+    def flows_waiting(self, kind: str) -> list[FlowRun]:
+        """Flows waiting for ``kind`` (a ``WaitKind`` value), oldest first."""
+        with self.engine.connect() as db:
+            rows = db.execute(select(flow_runs).where(
+                (flow_runs.c.state == RunState.WAITING.value) & (flow_runs.c.waiting_kind == kind))
+                .order_by(flow_runs.c.started_at)).mappings()
+            return [FlowRun(**row) for row in rows]
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    # -- reading for reports --
+    def latest_flow(self, ticket_id: int) -> FlowRun | None:
+        """The ticket's most recently started flow, whatever its state."""
+        with self.engine.connect() as db:
+            row = db.execute(select(flow_runs).where(flow_runs.c.ticket_id == ticket_id)
+                             .order_by(flow_runs.c.started_at.desc()).limit(1)).mappings().first()
+        return FlowRun(**row) if row else None
 
 
 def _json_list(value: Any) -> list:

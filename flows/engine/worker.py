@@ -1,57 +1,139 @@
-"""``rpa worker``: runs flows until stopped, and brings them what people write on their tickets.
+"""``rpa worker``: runs flows until stopped, and feeds the waiting ones what reached them from outside.
 
-One worker is one process: one Chromium, DBOS launched on the configured database (recovering the
-flows this machine left pending), and the ticket watcher polling Zendesk between flow steps.
+One worker is one process: one Chromium, DBOS launched on the configured database (recovering the flows
+this machine left pending), and the inboxes of the deployment polled on the worker's own thread, each at
+its own interval. Stopping (SIGTERM, Ctrl-C) lets the steps running now finish and be recorded; a step
+that would start while the worker stops does not start (``WorkerStopping``), and its flow resumes there
+on the next start.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from dbos import DBOS
+from dbos import DBOSClient
 from loguru import logger
 
-from flows.engine import durable as engine
-from flows.engine import runtime
-from flows.engine.runtime import Runtime
+from flows.engine import durable
+from flows.engine.run_store import RunStore
 from flows.engine.settings import Settings
-from flows.engine.intake import TicketWatcher
+from flows.engine.toolkit import Toolkit
+
+#: Poll something outside and deliver what it found; returns how many messages it delivered.
+Inbox = Callable[[], int]
+
+
+@dataclass
+class Deployment:
+    """What a worker runs: the DBOS configured instances of the flows, and the inboxes with their intervals."""
+
+    instances: list[object]
+    inboxes: list[tuple[Inbox, float]] = field(default_factory=list)
+
+
+class WorkerStopping(BaseException):
+    """Raised in a step that would start while the worker stops. Not an ``Exception``: DBOS records neither
+    the step nor the flow as failed, so the flow stays pending and resumes at that step on the next start."""
+
+
+class StepGate:
+    """Counts the steps running in this worker and closes the door on new ones when the worker stops."""
+
+    def __init__(self) -> None:
+        self._running = 0
+        self._closed = False
+        self._changed = threading.Condition()
+
+    def __enter__(self) -> None:
+        with self._changed:
+            if self._closed:
+                raise WorkerStopping()
+            self._running += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._changed:
+            self._running -= 1
+            self._changed.notify_all()
+
+    def close(self, timeout: float) -> bool:
+        """Refuse new steps and wait for the running ones; False if some still ran after ``timeout``."""
+        with self._changed:
+            self._closed = True
+            return self._changed.wait_for(lambda: self._running == 0, timeout)
+
+
+@dataclass
+class WorkerParts:
+    """What a worker builds at launch and hands to the flows it runs (nothing is found through a global)."""
+
+    settings: Settings
+    toolkit: Toolkit
+    store: RunStore
+    client: DBOSClient
+    gate: StepGate
+
+
+Deploy = Callable[[WorkerParts], Deployment]
+
 
 
 class Worker:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, deploy: Deploy) -> None:
         self.settings = settings
+        self.deploy = deploy
         self.stopping = threading.Event()
-        self.runtime: Runtime | None = None
-        self.watcher: TicketWatcher | None = None
+        self.gate = StepGate()
 
     def start(self) -> None:
-        self.runtime = Runtime(self.settings)
-        runtime.install(self.runtime)
-        engine.launch(self.settings)
-        self.watcher = TicketWatcher(self.runtime.store, self.runtime.toolkit.zendesk, self._send)
+        self.toolkit = Toolkit(self.settings, trace=self.settings.trace_failed_steps)
+        self.store = RunStore(self.settings.store_url())
+        self.client = durable.client(self.settings)
+        deployment: Deployment | None = None
+
+        def register() -> list[object]:
+            nonlocal deployment
+            deployment = self.deploy(WorkerParts(self.settings, self.toolkit, self.store, self.client, self.gate))
+            return deployment.instances
+
+        self.engine = durable.Engine(self.settings, register)
+        assert deployment is not None
+        self.inboxes = [(inbox, interval, 0.0) for inbox, interval in deployment.inboxes]
         logger.info("worker {} ready (state in {})", self.settings.executor_id,
                     "Postgres" if self.settings.database_url else "SQLite")
 
-    @staticmethod
-    def _send(flow_id: str, message: object, topic: str, key: str) -> None:
-        DBOS.send(flow_id, message, topic, idempotency_key=key)
-
     def poll(self) -> int:
-        assert self.watcher is not None, "start the worker first"
-        return self.watcher.poll_once()
+        """Poll every inbox whose interval has passed; returns how many messages were delivered."""
+        delivered, now = 0, time.monotonic()
+        for index, (inbox, interval, last) in enumerate(self.inboxes):
+            if now - last >= interval:
+                try:
+                    delivered += inbox()
+                except Exception as exc:  # an inbox's trouble must not stop the worker
+                    logger.warning("inbox {} failed: {}", getattr(inbox, "__qualname__", inbox), exc)
+                self.inboxes[index] = (inbox, interval, now)
+        return delivered
 
     def run_until_stopped(self) -> None:
-        """Poll tickets every ``watch_interval_seconds`` until ``stop`` (or a signal) is called."""
+        """Poll the inboxes until ``stop`` (or a signal) is called."""
+        tick = min([interval for _, interval, _ in self.inboxes] or [1.0])
         while not self.stopping.is_set():
             self.poll()
-            self.stopping.wait(self.settings.process.watch_interval_seconds)
+            self.stopping.wait(tick)
 
     def stop(self) -> None:
         self.stopping.set()
 
-    def close(self) -> None:
-        engine.shutdown()
-        if self.runtime is not None:
-            self.runtime.close()
-        runtime.install(None)
+    def close(self, drain_seconds: float = 30) -> None:
+        """Let the running steps finish and be recorded, then stop DBOS and the browser."""
+        if not self.gate.close(drain_seconds):
+            logger.warning("steps still running after {} s: they run again when a worker resumes their flows",
+                           drain_seconds)
+        # The step's own wrapper records its output right after the robot returns.
+        time.sleep(0.2)
+        self.engine.shutdown()
+        self.toolkit.close()
+        self.store.dispose()
+        self.client.destroy()

@@ -1,4 +1,4 @@
-"""The ``rpa`` command: the mock portals, the agent's single steps, and (later) flows and reports.
+"""The ``rpa`` command: the mock portals, the agent's single steps, flows, reports and the development tools.
 
 Exit codes: 0 done (a business answer such as "not the holder" is still a done step), 1 the machinery
 failed (a console down, retries exhausted), 2 bad input (nothing was changed).
@@ -24,14 +24,14 @@ from rich.table import Table
 
 from pages.errors import ApplicationError, BusinessError, InvalidInput, RecordNotFound
 
-from flows.steps import steps as agent_steps
 from flows.engine import durable as engine
-from flows.interfaces import operations
+from flows.interfaces import agent_steps, operations
 from flows.engine.logs import configure_logging
 from flows.engine.run_store import RunStore
 from flows.engine.settings import Settings
 from flows.engine.toolkit import Toolkit
 from flows.engine.worker import Worker
+from flows.process.deployment import migration_deployment
 
 app = typer.Typer(help="Robots for the prepaid to postpaid migration over WhatsApp.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -278,7 +278,7 @@ def flow_start(
 
     def action(settings: Settings) -> None:
         with Toolkit(settings) as toolkit:
-            flow_id = operations.start(engine.client(settings), toolkit.zendesk, ticket, kind)
+            flow_id = operations.start(engine.client(settings), toolkit.zendesk, settings, ticket, kind)
         out.print(f"flow {flow_id} queued; `rpa worker` runs it, `rpa flow status --ticket {ticket}` follows it")
 
     _flow_command(action)
@@ -338,8 +338,15 @@ def flow_send(
     """Hand a message to a ticket's waiting flow (the worker also forwards ticket comments by itself)."""
 
     def action(settings: Settings) -> None:
-        operations.send(engine.client(settings), ticket, kind, value)
-        out.print(f"sent {kind} to the flow of ticket {ticket}")
+        if kind != "analyst":
+            operations.send(engine.client(settings), ticket, kind, value)
+            out.print(f"sent {kind} to the flow of ticket {ticket}")
+            return
+        with Toolkit(settings) as toolkit:
+            sent = operations.send(engine.client(settings), ticket, kind, value,
+                                   store=RunStore(settings.store_url()), toolkit=toolkit)
+        out.print(f"the analysts' answer went to the flow of ticket {ticket}" if sent
+                  else f"the analysts have not answered the task of ticket {ticket} yet")
 
     _flow_command(action)
 
@@ -373,7 +380,7 @@ def worker() -> None:
     """Run flows until stopped (Ctrl-C or SIGTERM); the state lives in the run folder or RPA_DATABASE_URL."""
     settings = load_settings()
     configure_logging(settings.log_level, _run_log(settings, "worker"))
-    runner = Worker(settings)
+    runner = Worker(settings, migration_deployment)
     signal.signal(signal.SIGTERM, lambda *_: runner.stop())
     runner.start()
     out.print(f"worker {settings.executor_id} running; Ctrl-C stops it")
@@ -383,6 +390,12 @@ def worker() -> None:
         pass
     finally:
         runner.close()
+        logger.complete()
+    # Flows waiting for a customer hold threads in a durable wait that resumes on the next start: they
+    # are not joined, or a stop would last as long as the longest wait.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 @app.command("report")

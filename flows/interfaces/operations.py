@@ -14,7 +14,14 @@ from robots.base import valid_line
 from robots.zendesk import ZendeskClient
 
 from flows.engine.durable import FLOW_QUEUE
-from flows.engine.run_store import FlowRun, RunStore, StepRecord
+from flows.engine.run_store import FlowRun, RunState, RunStore, StepRecord
+from flows.engine.settings import Settings
+from flows.engine.toolkit import Toolkit
+from flows.process.activities import INSTANCE_NAME
+from flows.process.definition import WaitKind
+from flows.process.inboxes import AnalystsInbox
+from flows.process.messages import CustomerMessage, ReviewDecision, Topic
+from flows.process.migration import FlowInput, MigrationWorkflow
 
 FLOW_KINDS = ("migration",)
 SEND_KINDS = {
@@ -22,7 +29,7 @@ SEND_KINDS = {
     "token": "the token the customer sent (VALUE: the code)",
     "approve": "a person approves the CI photos and selfie",
     "reject": "a person rejects them (VALUE: the reason)",
-    "analyst": "re-read the analysts' task now",
+    "analyst": "read the analysts' task now and hand its answer to the flow",
 }
 
 
@@ -30,8 +37,13 @@ def flow_id_of(ticket_id: int, kind: str = "migration") -> str:
     return f"{kind}-{ticket_id}"
 
 
-def start(client: DBOSClient, zendesk: ZendeskClient, ticket_id: int, kind: str = "migration") -> str:
-    """Queue the flow of a ticket; starting it again returns the same flow (one flow per ticket)."""
+def start(client: DBOSClient, zendesk: ZendeskClient, settings: Settings, ticket_id: int,
+          kind: str = "migration") -> str:
+    """Queue the flow of a ticket; starting it again returns the same flow (one flow per ticket).
+
+    The flow is started with what it decides from (the process's timings, the ACMO code) as its recorded
+    input: a change of settings reaches new flows, never one already running.
+    """
     if kind not in FLOW_KINDS:
         raise InvalidInput(f"unknown flow {kind!r}; known: {', '.join(FLOW_KINDS)}")
     if ticket_id <= 0:
@@ -41,8 +53,10 @@ def start(client: DBOSClient, zendesk: ZendeskClient, ticket_id: int, kind: str 
         raise InvalidInput(f"ticket {ticket_id} has no line to migrate (field 'Línea a migrar' is empty)")
     valid_line(ticket.line)
     options: EnqueueOptions = {"queue_name": FLOW_QUEUE, "workflow_name": kind,
+                               "class_name": MigrationWorkflow.__qualname__, "instance_name": INSTANCE_NAME,
                                "workflow_id": flow_id_of(ticket_id, kind)}
-    handle = client.enqueue(options, ticket_id)
+    flow_input = FlowInput(ticket_id=ticket_id, timings=settings.process, acmo_code=settings.acmo_code)
+    handle = client.enqueue(options, flow_input.model_dump(mode="json"))
     return handle.workflow_id
 
 
@@ -64,8 +78,10 @@ def status(client: DBOSClient, store: RunStore, ticket_id: int) -> FlowView:
                     steps=store.steps(flow_id))
 
 
-def send(client: DBOSClient, ticket_id: int, kind: str, value: str | None) -> None:
-    """Hand a message to a waiting flow, as the watcher would."""
+def send(client: DBOSClient, ticket_id: int, kind: str, value: str | None, *,
+         store: RunStore | None = None, toolkit: Toolkit | None = None) -> bool:
+    """Hand a message to a waiting flow, as the inboxes would; False when there was nothing to hand
+    (the analysts' task is still pending)."""
     if kind not in SEND_KINDS:
         raise InvalidInput(f"unknown message kind {kind!r}; known: {', '.join(SEND_KINDS)}")
     if kind in ("customer", "token") and not value:
@@ -77,11 +93,29 @@ def send(client: DBOSClient, ticket_id: int, kind: str, value: str | None) -> No
     if found[0].status not in ("PENDING", "ENQUEUED"):
         raise InvalidInput(f"the flow of ticket {ticket_id} is {found[0].status}: it waits for nothing")
     if kind in ("customer", "token"):
-        client.send(flow_id, {"comment_id": 0, "body": value, "attachments": []}, "customer")
+        client.send(flow_id, CustomerMessage(comment_id=0, body=value or "").model_dump(mode="json"),
+                    Topic.CUSTOMER.value)
     elif kind in ("approve", "reject"):
-        client.send(flow_id, {"approve": kind == "approve", "reason": value or ""}, "agent")
+        client.send(flow_id, ReviewDecision(approve=kind == "approve", reason=value or "").model_dump(mode="json"),
+                    Topic.REVIEWER.value)
     else:
-        client.send(flow_id, {"check": True}, "analyst")
+        return _read_analysts_now(client, flow_id, ticket_id, store, toolkit)
+    return True
+
+
+def _read_analysts_now(client: DBOSClient, flow_id: str, ticket_id: int, store: RunStore | None,
+                       toolkit: Toolkit | None) -> bool:
+    """Read the task the flow waits on now, instead of at the analysts reader's next turn."""
+    assert store is not None and toolkit is not None, "reading the analysts' task needs the run store and robots"
+    run = store.flow(flow_id)
+    if run is None or run.waiting_kind != WaitKind.ANALYSTS.value or not run.waiting_ref:
+        raise InvalidInput(f"the flow of ticket {ticket_id} is not waiting for the analysts")
+
+    def deliver(target: str, message: dict, topic: Topic, key: str) -> None:
+        client.send(target, message, topic.value, idempotency_key=key)
+
+    inbox = AnalystsInbox(store, toolkit, deliver, holder="rpa flow send", lease_seconds=0)
+    return inbox.read(flow_id, run.waiting_ref) > 0
 
 
 def retry(client: DBOSClient, store: RunStore, ticket_id: int) -> int:
@@ -95,7 +129,7 @@ def retry(client: DBOSClient, store: RunStore, ticket_id: int) -> int:
     steps = client.list_workflow_steps(flow_id)
     failed = [s["function_id"] for s in steps if s.get("error") is not None]
     start_step = failed[0] if failed else None
-    store.update_flow(flow_id, state="running", error=None)
+    store.update_flow(flow_id, state=RunState.RUNNING, error=None)
     client.rewind_workflow(flow_id, start_step=start_step, queue_name=FLOW_QUEUE)
     return start_step or 0
 

@@ -110,3 +110,39 @@ EDGES: list[tuple[Activity, Activity, str]] = [
     (Activity.CONTRACT_ANALYSIS, Activity.NO_ANSWER, "observación sin respuesta"),
     (Activity.SUCCESS, Activity.FAREWELL, ""),
 ]
+
+
+class Outcome(str, Enum):
+    """How a migration flow ended: one member per end of a branch of PROCESS.md (the value is what the run
+    store, the report and the regression catalogue show)."""
+
+    MIGRATED = "migrated"
+    UNREACHABLE = "incontactable"
+    INCOMPLETE_DATA = "datos_incompletos"
+    DERIVED_GOVERNMENT = "derivado_gobierno"
+    REJECTED_FR_RO = "rechazo_fr_ro"
+    DERIVED_PORTABILITY = "derivado_portabilidad"
+    OTHER_OPERATOR_NOT_INTERESTED = "otra_compania_sin_interes"
+    SIM_RECOVERY_PENDING = "recuperacion_sim_pendiente"
+    SIM_3G_NO_AGREEMENT = "sim_3g_sin_acuerdo"
+    DEBT_OTHER_OPERATOR = "deuda_otra_operadora"
+    NO_ANSWER_OFFER = "sin_respuesta_oferta"
+    DOCUMENT_REVIEW_PENDING = "revision_documentos_pendiente"
+    NOT_HOLDER = "no_titular"
+    NO_ANSWER_TERMS = "sin_respuesta_tyc"
+    TERMS_REFUSED = "no_acepta_tyc"
+    NO_ANSWER_TOKEN = "sin_respuesta_token"
+    HISTORICAL_DEBT = "deuda_historica"
+    ANALYSTS_SILENT = "analistas_sin_respuesta"
+    UNFEASIBLE = "infactible"
+    NO_ANSWER_FIX = "sin_respuesta_subsanacion"
+    AR_UNRESOLVED = "ar_sin_resolver"
+    BUSINESS_RULE = "regla_sin_cubrir"
+
+
+class WaitKind(str, Enum):
+    """Who a waiting flow waits for (the run store, ``rpa flow status`` and the report show it)."""
+
+    CUSTOMER = "customer"
+    REVIEWER = "reviewer"
+    ANALYSTS = "analysts"

@@ -29,22 +29,29 @@ Choices where the work instruction is silent (also in the closing notes):
 
 from __future__ import annotations
 
-from dbos import DBOS
+from collections import Counter
+from collections.abc import Callable
+
+from dbos import DBOS, DBOSClient, DBOSConfiguredInstance
 from pydantic import BaseModel, Field
 
 from pages.errors import ApplicationError, BusinessError
-from robots.contrato import BackupKind
+from robots.ar import MigrationOutcome, MigrationRequest
+from robots.bccs import DocumentType
+from robots.contrato import BackupKind, TaskStatus
 from robots.impuestos import billing_needs_government_check
+from robots.planificate import PreanalysisResult, PreanalysisVerdict
+from robots.qvantel import ConfirmationOutcome, LineStatus
+from robots.syshelp import DerivationRequest
+from robots.zendesk import MacroResult, TicketData
 
-from flows.process import activities as act
-from flows.engine import runtime
-from flows.process.activities import run
-from flows.process.definition import GOVERNMENT_DERIVATION_REPLY, Activity, Macro
+from flows.engine.durable import patched
+from flows.engine.settings import ProcessTimings
+from flows.process.activities import INSTANCE_NAME, MigrationActivities, contract_backups
+from flows.process.definition import GOVERNMENT_DERIVATION_REPLY, Activity, Macro, Outcome, WaitKind
+from flows.process.messages import AnalystsAnswer, CustomerMessage, ReviewDecision, Topic
 from flows.process.replies import chosen_plan, email_in, is_acceptance, is_refusal, is_yes, nit_in, token_in
-
-CUSTOMER = "customer"
-AGENT = "agent"
-ANALYST = "analyst"
+from flows.steps.tickets import SavedDocument
 
 #: The customer's documents PROCESS.md 4.1 asks for.
 REQUIRED_DOCUMENTS = {BackupKind.CI_FRONT.value, BackupKind.CI_BACK.value, BackupKind.SELFIE.value}
@@ -53,63 +60,73 @@ REQUIRED_DOCUMENTS = {BackupKind.CI_FRONT.value, BackupKind.CI_BACK.value, Backu
 NO_SUBSIDY_PLANS = ["Mega Plan 49", "Mega Plan 69"]
 
 
-class CustomerMessage(BaseModel):
-    """What the customer wrote on WhatsApp, as the worker forwards it from the ticket."""
+class FlowInput(BaseModel):
+    """What a migration flow is started with and decides from: recorded by DBOS with the flow."""
 
-    comment_id: int
-    body: str = ""
-    attachments: list[str] = Field(default_factory=list)
-
-
-class AgentDecision(BaseModel):
-    """A person's verdict on the CI photos and selfie."""
-
-    approve: bool
-    reason: str = ""
+    ticket_id: int
+    timings: ProcessTimings
+    acmo_code: str
 
 
 class FlowResult(BaseModel):
     ticket_id: int
-    outcome: str
-    activity: str
+    outcome: Outcome
+    activity: Activity
     macros: list[str] = Field(default_factory=list)
 
 
 class Ended(Exception):
     """Raised inside the flow to end it at a branch's end (PROCESS.md's "end")."""
 
-    def __init__(self, activity: Activity, outcome: str) -> None:
-        super().__init__(outcome)
+    def __init__(self, activity: Activity, outcome: Outcome, detail: str | None = None) -> None:
+        super().__init__(outcome.value)
         self.activity = activity
         self.outcome = outcome
+        self.detail = detail
 
 
-@DBOS.workflow(name="migration")
-def migration(ticket_id: int) -> FlowResult:
-    """Run the whole process for one WhatsApp ticket."""
-    return MigrationFlow(ticket_id).run()
+@DBOS.dbos_class("MigrationWorkflow")
+class MigrationWorkflow(DBOSConfiguredInstance):
+    """The migration flow as DBOS knows it, bound at launch to the activities of this worker."""
+
+    def __init__(self, activities: MigrationActivities, client: DBOSClient) -> None:
+        self.activities = activities
+        self.client = client  # reads the flow's history where the code asks ``patched(...)``
+        super().__init__(INSTANCE_NAME)
+
+    @DBOS.workflow(name="migration")
+    def migration(self, flow_input: dict) -> dict:
+        """Run the whole process for one WhatsApp ticket."""
+        result = MigrationFlow(self.activities, FlowInput.model_validate(flow_input),
+                               patched=lambda name: patched(name, self.client)).run()
+        return result.model_dump(mode="json")
 
 
 class MigrationFlow:
     """The process for one ticket; each method is one activity of PROCESS.md."""
 
-    def __init__(self, ticket_id: int) -> None:
-        self.ticket_id = ticket_id
-        self.timings = runtime.current().settings.process
-        self.acmo = runtime.current().settings.acmo_code
+    def __init__(self, activities: MigrationActivities, flow_input: FlowInput,
+                 patched: Callable[[str], bool] = lambda name: True) -> None:
+        self.act = activities
+        self.patched = patched  # ``if self.patched("name"):`` guards a change of the steps (module docstring)
+        self.ticket_id = flow_input.ticket_id
+        self.timings = flow_input.timings
+        self.acmo = flow_input.acmo_code
         self.macros: list[str] = []
         self.backups: dict[str, str] = {}      # backup kind -> file kept as evidence
         self.billing_nit: str | None = None
-        self.activity = Activity.IDENTIFY
+        self.path: list[Activity] = []
+        self.visits: Counter[str] = Counter()
+        self.analyst_waits = 0
+        self.preanalysis_verdict = PreanalysisVerdict.ELIGIBLE
 
     # -- the process ----------------------------------------------------------------------------
     def run(self) -> FlowResult:
-        run(act.flow_begins, self.ticket_id)
+        self.act.register(self.ticket_id)
         try:
             self.identify_scenario()           # 1
-            verdict = self.preanalysis()       # 2
-            self.verdict = verdict.verdict
-            plan, documents = self.offer(verdict)      # 3
+            preanalysis = self.preanalysis()   # 2
+            plan, documents = self.offer(preanalysis)     # 3
             line_state = self.validate_holder(documents)  # 4
             if not line_state.confirmed:
                 self.confirm_line()            # 5
@@ -118,36 +135,37 @@ class MigrationFlow:
             if migrated:
                 pdf = self.contract_without_preanalysis(plan)   # 8
             else:
-                pdf = self.contract_with_preanalysis(plan, verdict)  # 9
+                pdf = self.contract_with_preanalysis(plan)      # 9
             self.confirm_migration(pdf)        # 10
-            self.farewell("migrated")          # 11
+            self.farewell(Outcome.MIGRATED)    # 11
         except Ended as end:
-            return self.end(end.activity, end.outcome)
+            return self.end(end.activity, end.outcome, end.detail)
         except BusinessError as exc:
             # Data no rule of the process covers (a line AR does not know, a malformed field): a person decides.
-            return self.end(Activity.PERSON, f"{type(exc).__name__}: {exc}")
+            return self.end(Activity.PERSON, Outcome.BUSINESS_RULE, f"{type(exc).__name__}: {exc}")
         except ApplicationError as exc:
             # Retries are exhausted: the flow fails here, and `rpa flow retry` runs it again from this step.
-            run(act.flow_fails, f"{type(exc).__name__}: {exc}")
+            self.act.fail(f"{type(exc).__name__}: {exc}")
             raise
         raise AssertionError("the process always ends through a branch")  # pragma: no cover
 
-    def end(self, activity: Activity, outcome: str) -> FlowResult:
-        run(act.flow_ends, activity.value, outcome)
-        return FlowResult(ticket_id=self.ticket_id, outcome=outcome, activity=activity.value, macros=self.macros)
+    def end(self, activity: Activity, outcome: Outcome, detail: str | None = None) -> FlowResult:
+        self.enter(activity)
+        self.act.finish(self.path, outcome, detail)
+        return FlowResult(ticket_id=self.ticket_id, outcome=outcome, activity=activity, macros=self.macros)
 
     # 1 ------------------------------------------------------------------------------------------
     def identify_scenario(self) -> None:
         self.enter(Activity.IDENTIFY)
-        self.ticket = run(act.read_ticket, self.ticket_id)
+        self.ticket = self.act.read_ticket(self.ticket_id)
         reply = self.ask(Macro.PRIMER_CONTACTO, "datos del cliente (primer contacto)",
                          follow_ups=[Macro.SEGUNDO_CONTACTO])
         if reply is None:
             self.macro(Macro.CLIENTE_NO_CONTESTA)
-            raise Ended(Activity.NO_ANSWER, "incontactable")
-        self.ticket = run(act.read_ticket, self.ticket_id)  # the bot and the agent may have filled fields
+            raise Ended(Activity.NO_ANSWER, Outcome.UNREACHABLE)
+        self.ticket = self.act.read_ticket(self.ticket_id)  # the bot and the agent may have filled fields
         if not self.ticket.line or not self.ticket.holder_ci:
-            raise Ended(Activity.PERSON, "datos_incompletos")
+            raise Ended(Activity.PERSON, Outcome.INCOMPLETE_DATA)
         billing = self.ticket.billing_name
         # The NIT the customer wrote counts as much as the one the bot filled in (1 a; 8.1 bills to it).
         self.billing_nit = self.ticket.billing_nit or nit_in(reply.body)
@@ -159,62 +177,67 @@ class MigrationFlow:
         nit = self.billing_nit
         if not nit:
             return  # no NIT to verify: not identified as government, normal process (1 d)
-        check = run(act.lookup_nit, self.ticket_id, nit)
-        if not check.is_government:
+        check = self.act.lookup_nit(self.ticket_id, nit)
+        if not check.result.is_government:
             return
         self.enter(Activity.DERIVE_GOVERNMENT)
-        run(act.derive_to_government, self.ticket_id, billing, self.ticket.holder_name or "",
-            self.ticket.line or "", email_in(reply.body) or "",
-            f"Migración prepago a pospago de la línea {self.ticket.line} con facturación a {billing} (NIT {nit}).")
-        run(act.public_reply, self.ticket_id, GOVERNMENT_DERIVATION_REPLY)
-        self.farewell("derivado_gobierno")
+        self.act.derive_to_government(self.ticket_id, DerivationRequest(
+            entity_name=billing, contact_name=self.ticket.holder_name or "", phone=self.ticket.line or "",
+            email=email_in(reply.body) or "",
+            description=f"Migración prepago a pospago de la línea {self.ticket.line} con facturación a {billing} "
+                        f"(NIT {nit})."))
+        self.act.public_reply(self.ticket_id, GOVERNMENT_DERIVATION_REPLY)
+        self.farewell(Outcome.DERIVED_GOVERNMENT)
 
     # 2 ------------------------------------------------------------------------------------------
-    def preanalysis(self) -> act.PreanalysisOutcome:
+    def preanalysis(self) -> PreanalysisResult:
         self.enter(Activity.PREANALYSIS)
         self.macro(Macro.GESTION)
-        result = run(act.preanalysis, self.ticket_id, self.ticket.line)
-        self.backups[BackupKind.PREANALYSIS.value] = result.evidence.files[0] if result.evidence.files else ""
-        if result.verdict in ("eligible", "no_result"):
+        done = self.act.preanalysis(self.ticket_id, self.line, self.visit("evidence:preanalysis"))
+        result = done.result
+        self.backups[BackupKind.PREANALYSIS.value] = done.evidence.first_file
+        self.preanalysis_verdict = result.verdict
+        if result.verdict in (PreanalysisVerdict.ELIGIBLE, PreanalysisVerdict.NO_RESULT):
             return result
-        if result.verdict == "blocked_fr_ro":
+        if result.verdict == PreanalysisVerdict.BLOCKED_FR_RO:
             self.enter(Activity.FR_RO)
             self.macro(Macro.RECHAZO_FR_RO)
-            self.farewell("rechazo_fr_ro")
-        if result.verdict == "other_operator":
+            self.farewell(Outcome.REJECTED_FR_RO)
+        if result.verdict == PreanalysisVerdict.OTHER_OPERATOR:
             self.enter(Activity.OTHER_OPERATOR)
             answer = self.ask(Macro.LINEA_OTRA_COMPANIA, "interés en la portabilidad")
             if answer is not None and is_yes(answer.body):
                 self.macro(Macro.DERIVACION_AUTOAGENDA)
-                raise Ended(Activity.OTHER_OPERATOR, "derivado_portabilidad")
-            self.farewell("otra_compania_sin_interes")
-        if result.verdict == "sim_3g":
+                raise Ended(Activity.OTHER_OPERATOR, Outcome.DERIVED_PORTABILITY)
+            self.farewell(Outcome.OTHER_OPERATOR_NOT_INTERESTED)
+        if result.verdict == PreanalysisVerdict.SIM_3G:
             self.enter(Activity.SIM_3G)
             answer = self.ask(Macro.LINEA_3G, "recuperación de SIM a LTE")
             if answer is not None and is_yes(answer.body):
-                self.farewell("recuperacion_sim_pendiente")
-            self.farewell("sim_3g_sin_acuerdo")
+                self.farewell(Outcome.SIM_RECOVERY_PENDING)
+            self.farewell(Outcome.SIM_3G_NO_AGREEMENT)
         self.enter(Activity.DEBT_MP)
         self.macro(Macro.DEUDA_OTRA_OPERADORA_MP)
-        raise Ended(Activity.DEBT_MP, "deuda_otra_operadora")
+        raise Ended(Activity.DEBT_MP, Outcome.DEBT_OTHER_OPERATOR)
 
     # 3 ------------------------------------------------------------------------------------------
-    def offer(self, preanalysis: act.PreanalysisOutcome) -> tuple[str, list[act.SavedDocument]]:
+    def offer(self, preanalysis: PreanalysisResult) -> tuple[str, list[SavedDocument]]:
         plans = preanalysis.recommended_plans or NO_SUBSIDY_PLANS
         while True:
             self.enter(Activity.OFFER)
-            self.line_state = run(act.line_status, self.ticket_id, self.ticket.line, self.ticket.holder_ci)
-            self.backups[BackupKind.LINE_CONFIRMED.value] = self.line_state.evidence.files[0] if self.line_state.evidence.files else ""
-            plans_image = run(act.plans_image, self.ticket_id, plans)
+            state = self.act.line_status(self.ticket_id, self.line, self.visit("evidence:line-status"))
+            self.line_state = state.result
+            self.backups[BackupKind.LINE_CONFIRMED.value] = state.evidence.first_file
+            plans_image = self.act.plans_image(self.ticket_id, plans)
             offer = Macro.OFERTA_CONFIRMADA if self.line_state.confirmed else Macro.OFERTA_SIN_CONFIRMACION
             self.macro(offer, attachments=[plans_image])
             answer = self.collect_plan_and_documents(plans)
             if answer is not None:
                 return answer
             if self.ask(Macro.RECONTACTO_SIN_RESPUESTA, "respuesta a la oferta") is None:
-                raise Ended(Activity.NO_ANSWER, "sin_respuesta_oferta")
+                raise Ended(Activity.NO_ANSWER, Outcome.NO_ANSWER_OFFER)
 
-    def collect_plan_and_documents(self, plans: list[str]) -> tuple[str, list[act.SavedDocument]] | None:
+    def collect_plan_and_documents(self, plans: list[str]) -> tuple[str, list[SavedDocument]] | None:
         """The customer picks a plan and sends CI front, back and selfie, in one or several messages."""
         plan: str | None = None
         comment_ids: list[int] = []
@@ -228,34 +251,35 @@ class MigrationFlow:
                 comment_ids.append(message.comment_id)
                 kinds |= {kind.value for name in message.attachments
                           if (kind := BackupKind.of_customer_file(name)) is not None}
-        return plan, run(act.save_customer_documents, self.ticket_id, comment_ids)
+        return plan, self.act.save_customer_documents(self.ticket_id, comment_ids)
 
     # 4 ------------------------------------------------------------------------------------------
-    def validate_holder(self, documents: list[act.SavedDocument]) -> act.LineState:
+    def validate_holder(self, documents: list[SavedDocument]) -> LineStatus:
         self.enter(Activity.HOLDER)
         self.macro(Macro.GESTION)
         for document in documents:
             self.backups.setdefault(document.kind, document.path)
-        run(act.request_document_review, self.ticket_id, [d.path for d in documents])
-        decision = self.wait_agent()
+        self.act.request_document_review(self.ticket_id, [d.path for d in documents], self.visit("note:review"))
+        decision = self.wait_reviewer()
         if decision is None:
-            raise Ended(Activity.PERSON, "revision_documentos_pendiente")
-        if not decision.approve or not self.line_state.is_holder:
+            raise Ended(Activity.PERSON, Outcome.DOCUMENT_REVIEW_PENDING)
+        if not decision.approve or not (self.ticket.holder_ci and self.line_state.is_holder(self.ticket.holder_ci)):
             self.enter(Activity.NOT_HOLDER)
             self.macro(Macro.CLIENTE_NO_ES_TITULAR)
-            raise Ended(Activity.NOT_HOLDER, "no_titular")
+            raise Ended(Activity.NOT_HOLDER, Outcome.NOT_HOLDER)
         return self.line_state
 
     # 5 ------------------------------------------------------------------------------------------
     def confirm_line(self) -> None:
         self.enter(Activity.CONFIRM_LINE)
-        result = run(act.confirm_line, self.ticket_id, self.ticket.line, self.ticket.holder_ci, self.acmo)
-        if result.outcome == "not_holder":
+        done = self.act.confirm_line(self.ticket_id, self.line, self.ticket.holder_ci or "", self.acmo,
+                                     self.visit("evidence:confirm-line"))
+        if done.result.outcome == ConfirmationOutcome.NOT_HOLDER:
             self.enter(Activity.NOT_HOLDER)
             self.macro(Macro.CLIENTE_NO_ES_TITULAR)
-            raise Ended(Activity.NOT_HOLDER, "no_titular")
-        if result.evidence.files:
-            self.backups[BackupKind.LINE_CONFIRMED.value] = result.evidence.files[0]
+            raise Ended(Activity.NOT_HOLDER, Outcome.NOT_HOLDER)
+        if done.evidence.files:
+            self.backups[BackupKind.LINE_CONFIRMED.value] = done.evidence.first_file
 
     # 6 ------------------------------------------------------------------------------------------
     def terms_and_conditions(self) -> None:
@@ -268,107 +292,111 @@ class MigrationFlow:
                 answer = self.wait_customer("ACEPTO", self.timings.customer_reply_seconds)
             if answer is None:
                 if self.ask(Macro.RECONTACTO_SIN_RESPUESTA, "respuesta a T&C") is None:
-                    raise Ended(Activity.NO_ANSWER, "sin_respuesta_tyc")
+                    raise Ended(Activity.NO_ANSWER, Outcome.NO_ANSWER_TERMS)
                 continue  # 6.3: back to 6.1
             if is_acceptance(answer.body):
-                evidence = run(act.terms_acceptance_evidence, self.ticket_id, sent.comment_id, answer.comment_id)
-                self.backups[BackupKind.TERMS_ACCEPTANCE.value] = evidence.files[0]
+                evidence = self.act.terms_acceptance_evidence(self.ticket_id, sent.comment_id, answer.comment_id,
+                                                              self.visit("evidence:terms-acceptance"))
+                self.backups[BackupKind.TERMS_ACCEPTANCE.value] = evidence.first_file
                 return
             if is_refusal(answer.body):
-                self.farewell("no_acepta_tyc")
+                self.farewell(Outcome.TERMS_REFUSED)
 
     # 7 ------------------------------------------------------------------------------------------
     def token_and_migration(self, plan: str) -> bool:
         """True when AR migrated the line (-> 8); False after an AR error (-> 9)."""
         self.enter(Activity.MIGRATION)
         self.macro(Macro.ENVIO_SMS_AR)
-        run(act.issue_token, self.ticket.line)
+        self.act.issue_token(self.ticket_id, self.line)
         tokens = 1
         while True:
             answer = self.wait_customer("token del SMS", self.timings.token_reply_seconds)
             code = token_in(answer.body) if answer is not None else None
             if code is not None:
                 self.macro(Macro.GESTION)
-                result = run(act.migrate_once, self.ticket_id, self.ticket.line, code, plan,
-                             self.ticket.city or "", self.ticket.city or "")
-                if result.outcome == "migrated":
+                done = self.act.migrate_once(self.ticket_id, MigrationRequest(
+                    line=self.line, token=code, plan=plan, city=self.ticket.city or "",
+                    billing_address=self.ticket.city or ""), self.visit("evidence:ar-error"))
+                if done.migrated:
                     return True
-                if result.outcome == "refused":
-                    self.backups[BackupKind.AR_ERROR.value] = result.evidence.files[0] if result.evidence.files else ""
+                if done.reconciled and done.line_migrated is False:
+                    continue  # the fence was found but AR shows no migration: the token may be tried again
+                if done.outcome == MigrationOutcome.REFUSED:
+                    self.backups[BackupKind.AR_ERROR.value] = done.evidence.first_file
                     return False
-                if result.outcome == "historical_debt":
+                if done.outcome == MigrationOutcome.HISTORICAL_DEBT:
                     self.historical_debt()
-                if result.outcome == "not_migrated":
-                    continue  # the fence was found but AR shows no migration: try the same token again
-                if result.outcome not in ("token_expired", "token_wrong", "token_used"):
-                    raise Ended(Activity.PERSON, f"ar_{result.outcome}")
+                if done.outcome not in (MigrationOutcome.TOKEN_EXPIRED, MigrationOutcome.TOKEN_WRONG,
+                                        MigrationOutcome.TOKEN_USED):
+                    what = done.outcome.value if done.outcome else "estado desconocido"
+                    raise Ended(Activity.PERSON, Outcome.AR_UNRESOLVED, f"AR: {what}. {done.message}")
             # 7.3 / 7.4: no token, or one AR refused: a new token, until the customer stops answering.
             if tokens >= self.timings.max_tokens:
                 if self.ask(Macro.TOKEN_CLIENTE_NO_CONTESTA, "disponibilidad para el token") is None:
-                    raise Ended(Activity.NO_ANSWER, "sin_respuesta_token")
+                    raise Ended(Activity.NO_ANSWER, Outcome.NO_ANSWER_TOKEN)
                 tokens = 0
             tokens += 1
-            self.second_token()
-
-    def second_token(self) -> None:
-        self.macro(Macro.SEGUNDO_TOKEN)
-        run(act.issue_token, self.ticket.line)
+            self.macro(Macro.SEGUNDO_TOKEN)
+            self.act.issue_token(self.ticket_id, self.line)
 
     def historical_debt(self) -> None:
         self.enter(Activity.HISTORICAL_DEBT)
-        debt = run(act.historical_debt, self.ticket_id, self.ticket.holder_ci)
-        self.macro(Macro.DEUDA_HISTORICA_MOVIL, extra_text=f"Monto adeudado: {debt.amount_text}")
-        raise Ended(Activity.HISTORICAL_DEBT, "deuda_historica")
+        debt = self.act.historical_debt(self.ticket_id, self.ticket.holder_ci or "", self.visit("evidence:debt"))
+        self.macro(Macro.DEUDA_HISTORICA_MOVIL, extra_text=f"Monto adeudado: {debt.result.amount_text}")
+        raise Ended(Activity.HISTORICAL_DEBT, Outcome.HISTORICAL_DEBT)
 
     # 8 ------------------------------------------------------------------------------------------
     def contract_without_preanalysis(self, plan: str) -> str:
         self.enter(Activity.CONTRACT)
         self.change_billing_if_third_party()
-        contract = run(act.upload_contract, self.ticket_id, self.ticket, plan,
-                       act.contract_backups(self.backups, analysed=False,
-                                            preanalysis_counts=self.verdict != "no_result"))
-        return run(act.print_contract, self.ticket_id, contract)
+        number = self.act.upload_contract(self.ticket_id, self.ticket, plan, contract_backups(
+            self.backups, analysed=False, preanalysis_counts=self.preanalysis_counts))
+        return self.act.print_contract(self.ticket_id, number, self.visit("evidence:contract-pdf"))
+
+    @property
+    def preanalysis_counts(self) -> bool:
+        return self.preanalysis_verdict != PreanalysisVerdict.NO_RESULT
 
     def change_billing_if_third_party(self) -> None:
         billing = self.ticket.billing_name
         if billing and billing != self.ticket.holder_name:
-            document = self.billing_nit or self.ticket.holder_ci
-            run(act.change_billing, self.ticket_id, self.ticket.line, billing,
-                "NIT" if self.billing_nit else "CI", document)
+            document = self.billing_nit or self.ticket.holder_ci or ""
+            self.act.change_billing(self.ticket_id, self.line, billing,
+                                    DocumentType.NIT if self.billing_nit else DocumentType.CI, document)
 
     # 9 ------------------------------------------------------------------------------------------
-    def contract_with_preanalysis(self, plan: str, preanalysis: act.PreanalysisOutcome) -> str:
+    def contract_with_preanalysis(self, plan: str) -> str:
         self.enter(Activity.CONTRACT_ANALYSIS)
-        backups = act.contract_backups(self.backups, analysed=True,
-                                       preanalysis_counts=preanalysis.verdict != "no_result")
-        task = run(act.send_to_analysis, self.ticket_id, self.ticket, plan, backups)
+        backups = contract_backups(self.backups, analysed=True, preanalysis_counts=self.preanalysis_counts)
+        task = self.act.send_to_analysis(self.ticket_id, self.ticket, plan, backups)
         self.macro(Macro.ANALISIS_DE_RIESGO)
         while True:
             answer = self.wait_analysts(task.task_number)
             if answer is None:
-                raise Ended(Activity.PERSON, "analistas_sin_respuesta")
-            if answer.status == "approved":
-                return run(act.print_contract, self.ticket_id, task.contract_number)
-            if answer.status == "unfixable":
+                raise Ended(Activity.PERSON, Outcome.ANALYSTS_SILENT)
+            if answer.status == TaskStatus.APPROVED:
+                return self.act.print_contract(self.ticket_id, task.contract_number,
+                                               self.visit("evidence:contract-pdf"))
+            if answer.status == TaskStatus.UNFIXABLE:
                 reason = answer.reason or "Observación no subsanable"
-                run(act.dismiss_task, self.ticket_id, task.task_number, reason)
+                self.act.dismiss_task(self.ticket_id, task.task_number, reason)
                 self.enter(Activity.UNFEASIBLE)
                 # 9.4 c2: the macro tells the customer the reason of the rejection.
                 self.macro(Macro.SOLICITUD_INFACTIBLE, extra_text=f"Motivo: {reason}")
-                raise Ended(Activity.UNFEASIBLE, "infactible")
+                raise Ended(Activity.UNFEASIBLE, Outcome.UNFEASIBLE)
             missing = answer.missing_kind
-            document = self.backups.get(missing) if missing else None
+            document = self.backups.get(missing.value) if missing else None
             if not document:
                 # 9.4 b2: not in Zendesk: ask the customer for it.
                 self.macro(Macro.SUBSANAR_OBSERVACION, extra_text=f"Documento requerido: {answer.missing_backup}")
                 message = self.wait_customer("documento para subsanar", self.timings.customer_reply_seconds)
                 if message is None or not message.attachments:
-                    raise Ended(Activity.NO_ANSWER, "sin_respuesta_subsanacion")
-                saved = run(act.save_customer_documents, self.ticket_id, [message.comment_id])
+                    raise Ended(Activity.NO_ANSWER, Outcome.NO_ANSWER_FIX)
+                saved = self.act.save_customer_documents(self.ticket_id, [message.comment_id])
                 document = saved[0].path
-                missing = missing or saved[0].kind
-                self.backups[missing] = document
-            run(act.answer_task, self.ticket_id, task.task_number, missing, document)
+                missing = missing or BackupKind(saved[0].kind)
+                self.backups[missing.value] = document
+            self.act.answer_task(self.ticket_id, task.task_number, missing, document)
             self.macro(Macro.ANALISIS_DE_RIESGO)  # 9.3 again: back in review
 
     # 10, 11 -------------------------------------------------------------------------------------
@@ -376,19 +404,31 @@ class MigrationFlow:
         self.enter(Activity.SUCCESS)
         self.macro(Macro.MIGRACION_EXITOSA, attachments=[pdf])
 
-    def farewell(self, outcome: str) -> None:
+    def farewell(self, outcome: Outcome) -> None:
         self.enter(Activity.FAREWELL)
         self.macro(Macro.DESPEDIDA)
         raise Ended(Activity.FAREWELL, outcome)
 
     # -- the flow's own verbs -----------------------------------------------------------------------
+    @property
+    def line(self) -> str:
+        return self.ticket.line or ""
+
+    def visit(self, write: str) -> str:
+        """The key of this flow's next visit of a business write: ``macro:GESTION#3``. Counted by the flow
+        itself, so it is the same on every replay and does not move when a step is added elsewhere."""
+        self.visits[write] += 1
+        return f"{write}#{self.visits[write]}"
+
     def enter(self, activity: Activity) -> None:
-        self.activity = activity
-        run(act.enter_activity, activity.value)
+        if not self.path or self.path[-1] != activity:
+            self.path.append(activity)
+        self.act.progress(self.path)
 
     def macro(self, macro: Macro, *, attachments: list[str] | None = None,
-              extra_text: str | None = None) -> act.MacroApplied:
-        applied = run(act.apply_macro, self.ticket_id, macro.value, attachments or [], extra_text)
+              extra_text: str | None = None) -> MacroResult:
+        applied = self.act.apply_macro(self.ticket_id, macro.value, self.visit(f"macro:{macro.name}"),
+                                       attachments or [], extra_text)
         self.macros.append(macro.value)
         return applied
 
@@ -402,26 +442,26 @@ class MigrationFlow:
         return None
 
     def wait_customer(self, waiting_for: str, timeout: float) -> CustomerMessage | None:
-        run(act.set_waiting, f"cliente: {waiting_for}")
-        message = DBOS.recv(CUSTOMER, timeout_seconds=timeout)
-        run(act.set_waiting, None)
+        self.act.progress(self.path, waiting=(WaitKind.CUSTOMER, f"cliente: {waiting_for}", None))
+        message = DBOS.recv(Topic.CUSTOMER.value, timeout_seconds=timeout)
+        self.act.progress(self.path)
         return CustomerMessage.model_validate(message) if message is not None else None
 
-    def wait_agent(self) -> AgentDecision | None:
-        run(act.set_waiting, "persona: revisión de CI y selfie")
-        decision = DBOS.recv(AGENT, timeout_seconds=self.timings.agent_review_seconds)
-        run(act.set_waiting, None)
-        return AgentDecision.model_validate(decision) if decision is not None else None
+    def wait_reviewer(self) -> ReviewDecision | None:
+        self.act.progress(self.path, waiting=(WaitKind.REVIEWER, "persona: revisión de CI y selfie", None))
+        decision = DBOS.recv(Topic.REVIEWER.value, timeout_seconds=self.timings.agent_review_seconds)
+        self.act.progress(self.path)
+        return ReviewDecision.model_validate(decision) if decision is not None else None
 
-    def wait_analysts(self, task_number: str) -> act.TaskStatus | None:
-        """Read the analysts' task until it is answered; a message on ANALYST wakes the flow early."""
-        run(act.set_waiting, f"analistas: tarea {task_number}")
-        waited = 0.0
-        while waited <= self.timings.analyst_reply_seconds:
-            answer = run(act.task_answer, task_number)
-            if answer.status != "pending":
-                run(act.set_waiting, None)
-                return answer
-            DBOS.recv(ANALYST, timeout_seconds=self.timings.analyst_poll_seconds)
-            waited += self.timings.analyst_poll_seconds
-        return None
+    def wait_analysts(self, task_number: str) -> AnalystsAnswer | None:
+        """One wait for the analysts' answer, which the deployment's analysts reader brings as a message.
+
+        The wait is numbered: the reader keys its message by it, so an answer read twice, or read again
+        before the flow has acted on it, reaches this wait once and never the next one.
+        """
+        self.analyst_waits += 1
+        self.act.progress(self.path, waiting=(WaitKind.ANALYSTS, f"analistas: tarea {task_number}",
+                                              f"{task_number}#{self.analyst_waits}"))
+        answer = DBOS.recv(Topic.ANALYSTS.value, timeout_seconds=self.timings.analyst_reply_seconds)
+        self.act.progress(self.path)
+        return AnalystsAnswer.model_validate(answer) if answer is not None else None

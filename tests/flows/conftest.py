@@ -1,4 +1,5 @@
-"""Fixtures for flows: settings pointed at the mock portals, a worker in this process, fast timings."""
+"""Fixtures for flows: settings pointed at the mock portals, a worker in this process (the development
+harness's), fast timings, worker processes and a PostgreSQL of the tests' own."""
 
 from __future__ import annotations
 
@@ -8,17 +9,14 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from flows.engine import durable as engine
-from flows.engine.run_store import RunStore
+from flows.devtools.harness import RunningWorker
 from flows.engine.settings import CONSOLES, ProcessTimings, Settings
-from flows.engine.worker import Worker
 from robots.retry import RetryTiming
 from tests.flows.postgres import PostgresServer
 
@@ -39,35 +37,6 @@ def flow_settings(mocks, tmp_path: Path) -> Settings:
         evidence_dir=tmp_path / "evidence",
         executor_id="test-worker",
     )
-
-
-class RunningWorker:
-    """A worker polling tickets on a thread of the test process."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.worker = Worker(settings)
-        self.worker.start()
-        self.client = engine.client(settings)
-        self.store = RunStore(settings.store_url())
-        self._thread = threading.Thread(target=self.worker.run_until_stopped, daemon=True)
-        self._thread.start()
-
-    def wait_until_done(self, flow_id: str, timeout: float = 90) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = self.client.list_workflows(workflow_ids=[flow_id], load_input=False, load_output=False)
-            if found and found[0].status in ("SUCCESS", "ERROR", "CANCELLED"):
-                return found[0].status
-            time.sleep(0.1)
-        raise TimeoutError(f"flow {flow_id} still running after {timeout} s: {self.store.flow(flow_id)}")
-
-    def close(self) -> None:
-        self.worker.stop()
-        self._thread.join(timeout=10)
-        self.worker.close()
-        self.client.destroy()
-        self.store.dispose()
 
 
 @pytest.fixture
@@ -105,11 +74,17 @@ def mocks_env(mocks, run_dir: Path, evidence_dir: Path, **settings: str) -> dict
     return env
 
 
+#: Timings of flows run by worker processes: long enough that a worker killed and started again does not
+#: see its customer's wait run out meanwhile. Flows take their timings from whoever starts them.
+WORKER_PROCESS = ProcessTimings(customer_reply_seconds=20, token_reply_seconds=20, agent_review_seconds=20,
+                                analyst_reply_seconds=20, analyst_poll_seconds=0.2, watch_interval_seconds=0.1)
+
+
 @pytest.fixture
 def worker_env(mocks, tmp_path: Path) -> dict[str, str]:
-    return mocks_env(mocks, tmp_path / "runs", tmp_path / "evidence", EXECUTOR_ID="crash-test",
-                     PROCESS__CUSTOMER_REPLY_SECONDS="20", PROCESS__TOKEN_REPLY_SECONDS="20",
-                     PROCESS__AGENT_REVIEW_SECONDS="20", PROCESS__WATCH_INTERVAL_SECONDS="0.1", LOG_LEVEL="WARNING")
+    timings = {f"PROCESS__{name.upper()}": str(value) for name, value in WORKER_PROCESS.model_dump().items()}
+    return mocks_env(mocks, tmp_path / "runs", tmp_path / "evidence", EXECUTOR_ID="crash-test", LOG_LEVEL="WARNING",
+                     **timings)
 
 
 class WorkerProcess:

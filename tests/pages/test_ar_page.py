@@ -67,7 +67,7 @@ def test_token_then_migration_then_state(browser_host, ar_url, sms_code):
     assert before["Migrada"] == "No" and before["Tipo de plan"] == "Prepago"
     assert issued["Remitente SMS"] == "7371" and issued["Vigencia (segundos)"] == "600"
     assert plans == ["Mega Plan 69", "Mega Plan 99"]
-    assert answer.alert is None and answer.status.startswith("Migración exitosa")
+    assert answer.alert == "" and answer.status.startswith("Migración exitosa")
     assert answer.result["Plan"] == "Mega Plan 99" and answer.result["N° de orden"].startswith("AR-")
     assert answer.preanalysis == {"Scoring": "Aprobado", "Infocenter": "Sin observaciones",
                                   "Lista Negra": "Sin registros"}
@@ -77,9 +77,9 @@ def test_token_then_migration_then_state(browser_host, ar_url, sms_code):
 def test_alerts_are_read_not_judged(browser_host, ar_url, sms_code):
     async def work(console: ARPage):
         await console.generate_token("79999999")
-        token_fields, token_alert = await console.read_token_confirmation(), await console.read_alert()
+        token_fields, token_alert = await console.read_token_confirmation(), await console.alert_text()
         await console.open_migration("77777777")
-        postpaid = await console.offered_plans(), await console.read_alert()
+        postpaid = await console.offered_plans(), await console.alert_text()
         await console.generate_token("72222222")
         await console.open_migration("72222222")
         await console.offered_plans()

@@ -70,12 +70,12 @@ def test_create_save_and_print_a_real_pdf(browser_host, contrato_url, tmp_path, 
         await console.attach_backup("Selfie con CI", selfie)  # a path works as well as bytes
         await console.attach_backup("Aceptación T&C", payload("acepto.png"))
         await console.save()
-        refused = await console.refusal()
+        refused = await console.alert_text()
         fields = await console.read_contract()
         return refused, fields, await console.print_pdf()
 
     refused, fields, pdf = browser_host.run(_with_page(browser_host, contrato_url, work))
-    assert refused is None
+    assert refused == ""
     number = fields["Número de contrato"]
     assert fields["Estado"] == "Guardado" and fields["Línea"] == "71234567"
     assert fields["Respaldos adjuntos"] == "Aceptación T&C, CI anverso, CI reverso, Selfie con CI"
@@ -91,7 +91,7 @@ def test_save_without_the_holders_identity_is_refused(browser_host, contrato_url
         await console.create_contract("71234567", "Ana Prueba", "1234567", "Mega Plan 69", "La Paz")
         await console.attach_backup("CI anverso", payload("ci.png"))
         await console.save()
-        return await console.refusal()
+        return await console.alert_text()
 
     refused = browser_host.run(_with_page(browser_host, contrato_url, work))
     assert "faltan respaldos obligatorios: CI reverso, Selfie con CI" in refused

@@ -24,25 +24,25 @@ def session(load_scenario, browser_host, access):
 def lookup(session, browser_host, nit: str):
     async def work(console: TaxRegistryPage):
         await console.search(nit)
-        return await console.read_taxpayer(), await console.message()
+        return await console.read_taxpayer(), await console.status_text(), await console.alert_text()
 
     return browser_host.run(session.use(work))
 
 
 def test_reads_a_taxpayer(session, browser_host):
-    fields, message = lookup(session, browser_host, "1001234020")
+    fields, status, alert = lookup(session, browser_host, "1001234020")
     assert fields == {"Razón social": "Gobierno Autónomo Departamental de La Paz", "NIT": "1001234020",
                       "Tipo de contribuyente": "ENTIDAD PÚBLICA / GUBERNAMENTAL", "Estado": "ACTIVO HABILITADO"}
-    assert message == ""
+    assert (status, alert) == ("", "")
 
 
 def test_an_unknown_nit_reads_as_none_with_nit_inexistente(session, browser_host):
-    fields, message = lookup(session, browser_host, "9999999")
+    fields, status, alert = lookup(session, browser_host, "9999999")
     assert fields is None
-    assert message.startswith("NIT inexistente")
+    assert status.startswith("NIT inexistente") and alert == ""
 
 
 def test_a_refused_nit_reads_as_none_with_the_alert(session, browser_host):
-    fields, message = lookup(session, browser_host, "12")
+    fields, status, alert = lookup(session, browser_host, "12")
     assert fields is None
-    assert "solo números" in message
+    assert "solo números" in alert and status == ""

@@ -33,17 +33,17 @@ def test_registers_a_ticket_and_reads_it(session, browser_host, world_state):
         "Derivación B2B", "Ejecutivos Gobierno", "Gobernación de La Paz", "ana.quispe@lapaz.gob.bo")
 
 
-def test_validation_errors_read_as_none_and_one_message_each(session, browser_host, world_state):
+def test_validation_errors_read_as_none_with_every_message(session, browser_host, world_state):
     async def work(console: SyshelpPage):
         await console.start_ticket("Derivación B2B")
         await console.fill_ticket("Ejecutivos Gobierno", "", "Ana Quispe", "71234567", "ana.quispe", "x")
         await console.register()
-        return await console.read_ticket(), await console.alert_messages()
+        return await console.read_ticket(), await console.alert_text()
 
-    ticket, messages = browser_host.run(session.use(work))
+    ticket, alert = browser_host.run(session.use(work))
     assert ticket is None
-    assert messages == ["El campo Nombre de la Entidad es obligatorio.",
-                        "El Correo no tiene un formato válido (ejemplo: nombre@dominio.com)."]
+    assert alert == ("El campo Nombre de la Entidad es obligatorio. "
+                     "El Correo no tiene un formato válido (ejemplo: nombre@dominio.com).")
     assert world_state()["records"].get("syshelp", {}).get("tickets", []) == []
 
 

@@ -66,7 +66,7 @@ def test_scenario(name, catalogue_worker, load_scenario, world_state):
     scenario = CATALOGUE[name]
     Scenario.model_validate(scenario)  # the file is a valid world, not only valid expectations
     worker = catalogue_worker
-    result = run_scenario(name, scenario, worker=worker.worker, client=worker.client,
+    result = run_scenario(name, scenario, worker=worker,
                           reset=lambda spec: load_scenario(copy.deepcopy(spec)), world=world_state, timeout=90)
     assert result.failures == [], f"{name}: {result.failures}"
 

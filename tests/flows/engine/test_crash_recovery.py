@@ -10,7 +10,7 @@ from flows.engine import durable as engine
 from flows.interfaces import operations
 from flows.engine.run_store import RunStore
 from flows.engine.toolkit import Toolkit
-from tests.flows.conftest import WorkerProcess, wait_for
+from tests.flows.conftest import WorkerProcess, wait_for, WORKER_PROCESS
 from tests.flows.scenarios import LINE, scenario
 
 TICKET = 2001
@@ -23,13 +23,13 @@ def flow_status(client, flow_id: str) -> str | None:
 
 @pytest.fixture
 def settings(flow_settings, worker_env):
-    return flow_settings.model_copy(update={"run_dir": Path(worker_env["RPA_RUN_DIR"])})
+    return flow_settings.model_copy(update={"run_dir": Path(worker_env["RPA_RUN_DIR"]), "process": WORKER_PROCESS})
 
 
 def start_flow(settings) -> tuple[str, object]:
     client = engine.client(settings)
     with Toolkit(settings) as toolkit:
-        flow_id = operations.start(client, toolkit.zendesk, TICKET)
+        flow_id = operations.start(client, toolkit.zendesk, settings, TICKET)
     return flow_id, client
 
 

@@ -12,7 +12,7 @@ from flows.engine import durable as engine
 from flows.interfaces import operations
 from flows.engine.run_store import RunStore
 from flows.engine.toolkit import Toolkit
-from tests.flows.conftest import WorkerProcess, wait_for
+from tests.flows.conftest import WorkerProcess, wait_for, WORKER_PROCESS
 from tests.flows.scenarios import scenario
 
 
@@ -47,14 +47,14 @@ def statuses(client, flow_ids: list[str]) -> dict[str, str]:
 
 def test_two_workers_share_the_flows_of_one_database(load_scenario, world_state, flow_settings, pg_env, tmp_path):
     load_scenario(several_tickets(4))
-    settings = flow_settings.model_copy(update={"database_url": pg_env["RPA_DATABASE_URL"]})
+    settings = flow_settings.model_copy(update={"database_url": pg_env["RPA_DATABASE_URL"], "process": WORKER_PROCESS})
     workers = [WorkerProcess({**pg_env, "RPA_EXECUTOR_ID": name}, tmp_path) for name in ("machine-a", "machine-b")]
     try:
         for worker in workers:  # both polling before any flow is queued: each may take two of the four
             worker.wait_ready()
         client = engine.client(settings)
         with Toolkit(settings) as toolkit:
-            flow_ids = [operations.start(client, toolkit.zendesk, 3001 + n) for n in range(4)]
+            flow_ids = [operations.start(client, toolkit.zendesk, settings, 3001 + n) for n in range(4)]
         wait_for(lambda: set(statuses(client, flow_ids).values()) == {"SUCCESS"}, timeout=150,
                  what="four flows to finish")
         executors = {w.executor_id for w in client.list_workflows(workflow_ids=flow_ids, load_input=False,
@@ -75,13 +75,13 @@ def test_a_dead_machines_flows_are_recovered_by_a_live_one(load_scenario, world_
     spec = scenario()
     spec["tickets"][0]["customer"]["replies"]["tyc"] = {"text": "ACEPTO", "delay_seconds": 2}
     load_scenario(spec)
-    settings = flow_settings.model_copy(update={"database_url": pg_env["RPA_DATABASE_URL"]})
+    settings = flow_settings.model_copy(update={"database_url": pg_env["RPA_DATABASE_URL"], "process": WORKER_PROCESS})
     dead = WorkerProcess({**pg_env, "RPA_EXECUTOR_ID": "machine-dead"}, tmp_path)
     live = None
     try:
         client = engine.client(settings)
         with Toolkit(settings) as toolkit:
-            flow_id = operations.start(client, toolkit.zendesk, 2001)
+            flow_id = operations.start(client, toolkit.zendesk, settings, 2001)
         store = RunStore(settings.store_url())
         wait_for(lambda: (run := store.flow(flow_id)) is not None and run.waiting_for == "cliente: ACEPTO",
                  what="the flow to wait for ACEPTO")

@@ -19,7 +19,8 @@ TICKET = 2001
 
 @pytest.fixture
 def rpa_flow(flow_settings, mocks, tmp_path: Path):
-    env = mocks_env(mocks, flow_settings.run_dir, tmp_path / "evidence")
+    timings = {f"PROCESS__{k.upper()}": str(v) for k, v in flow_settings.process.model_dump().items()}
+    env = mocks_env(mocks, flow_settings.run_dir, tmp_path / "evidence", **timings)
 
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "flows.interfaces.cli", *args], env=env, capture_output=True, text=True,

@@ -11,7 +11,7 @@ from tests.flows.scenarios import LINE, scenario
 def run_flow(load_scenario, start_worker, world_state, spec: dict, ticket_id: int = 2001):
     load_scenario(spec)
     worker = start_worker()
-    flow_id = operations.start(worker.client, worker.worker.runtime.toolkit.zendesk, ticket_id)
+    flow_id = worker.start_flow(ticket_id)
     status = worker.wait_until_done(flow_id)
     return worker, flow_id, status, world_state()
 

@@ -24,7 +24,7 @@ def run_flow(load_scenario, start_worker, spec: dict, ticket_id: int = 2001, bef
     load_scenario(spec)
     before_start()  # after the reset: loading a scenario clears the faults
     worker = start_worker(settings)
-    flow_id = operations.start(worker.client, worker.worker.runtime.toolkit.zendesk, ticket_id)
+    flow_id = worker.start_flow(ticket_id)
     return worker, flow_id, worker.wait_until_done(flow_id)
 
 

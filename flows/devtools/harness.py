@@ -1,0 +1,120 @@
+"""One harness for the development tools and the tests: the mock portals, a worker, and "wait until done".
+
+The demo, the regression catalogue, the benchmarks and the flow tests all need the same three things:
+the mock consoles running (as a child process: the product never imports the mocks; it starts
+``python -m mock_portals`` and reads the JSON map of addresses it prints first), a worker in this process
+with its inboxes polled on a thread, and a way to start a ticket's flow and wait until DBOS has recorded
+its end. They are here once.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from robots.zendesk import ZendeskClient
+
+from flows.engine.run_store import FlowRun, RunStore
+from flows.engine.settings import CONSOLES, Settings
+from flows.engine.worker import Worker
+from flows.interfaces import operations
+from flows.process.deployment import migration_deployment
+
+#: DBOS statuses of a flow that will not move again by itself.
+FINAL_STATUSES = ("SUCCESS", "ERROR", "CANCELLED")
+
+
+class MockPortals:
+    """A running ``python -m mock_portals`` on free loopback ports."""
+
+    def __init__(self, scenario: Path | None = None, latency_ms: int | None = None) -> None:
+        argv = [sys.executable, "-m", "mock_portals", "--free-ports"]
+        if scenario is not None:
+            argv += ["--scenario", str(scenario)]
+        if latency_ms is not None:
+            argv += ["--latency-ms", str(latency_ms)]
+        self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        first = self.process.stdout.readline() if self.process.stdout else ""
+        if not first:
+            problem = self.process.stderr.read() if self.process.stderr else ""
+            self.process.wait(timeout=5)
+            raise RuntimeError(f"the mock portals did not start: {problem.strip()}")
+        self.urls: dict[str, str] = json.loads(first)
+
+    def settings(self, base: Settings) -> Settings:
+        """``base`` with every console, Zendesk and the control API pointed at these mocks."""
+        update: dict = {name: getattr(base, name).model_copy(update={"base_url": self.urls[name]})
+                        for name in CONSOLES if name in self.urls}
+        update["zendesk"] = base.zendesk.model_copy(update={"base_url": self.urls["zendesk"]})
+        update["mocks_control_url"] = self.urls["control"]
+        return base.model_copy(update=update)
+
+    def reset(self, scenario: dict) -> None:
+        httpx.post(self.urls["control"] + "/_control/reset", json=scenario, timeout=10).raise_for_status()
+
+    def world(self) -> dict:
+        return httpx.get(self.urls["control"] + "/_control/world", timeout=10).json()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self) -> MockPortals:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class RunningWorker:
+    """``rpa worker`` in this process: flows on DBOS's threads, the inboxes polled on a thread of their own."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.worker = Worker(settings, migration_deployment)
+        self.worker.start()
+        self.client = self.worker.client
+        self.store: RunStore = self.worker.store
+        self._thread = threading.Thread(target=self.worker.run_until_stopped, name="inboxes", daemon=True)
+        self._thread.start()
+
+    @property
+    def zendesk(self) -> ZendeskClient:
+        return self.worker.toolkit.zendesk
+
+    def start_flow(self, ticket_id: int, zendesk: ZendeskClient | None = None) -> str:
+        return operations.start(self.client, zendesk or self.zendesk, self.settings, ticket_id)
+
+    def status(self, flow_id: str) -> str | None:
+        found = self.client.list_workflows(workflow_ids=[flow_id], load_input=False, load_output=False)
+        return found[0].status if found else None
+
+    def wait_until_done(self, flow_id: str, timeout: float = 90,
+                        on_progress: Callable[[FlowRun | None], None] | None = None) -> str:
+        """Until DBOS has recorded the flow's end (the run store says "ended" a moment earlier)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.status(flow_id)
+            if on_progress is not None:
+                on_progress(self.store.flow(flow_id))
+            if status in FINAL_STATUSES:
+                return status
+            time.sleep(0.1)
+        raise TimeoutError(f"flow {flow_id} still running after {timeout} s: {self.store.flow(flow_id)}")
+
+    def close(self) -> None:
+        self.worker.stop()
+        self._thread.join(timeout=10)
+        self.worker.close()

@@ -1,0 +1,31 @@
+"""How the migration process is put on a worker: its DBOS instances and the inboxes that feed its flows.
+
+The engine runs whatever it is given; this module is where the process says what that is, so the worker,
+the demo and the tests build the same thing from settings.
+"""
+
+from __future__ import annotations
+
+from dbos import DBOS
+
+from flows.engine.worker import Deployment, WorkerParts
+from flows.process.activities import MigrationActivities
+from flows.process.inboxes import AnalystsInbox, TicketInbox
+from flows.process.messages import Topic
+from flows.process.migration import MigrationWorkflow
+
+
+def send(flow_id: str, message: dict, topic: Topic, key: str) -> None:
+    DBOS.send(flow_id, message, topic.value, idempotency_key=key)
+
+
+def migration_deployment(parts: WorkerParts) -> Deployment:
+    settings, toolkit, store = parts.settings, parts.toolkit, parts.store
+    activities = MigrationActivities(settings, toolkit, store, parts.gate)
+    workflow = MigrationWorkflow(activities, parts.client)
+    tickets = TicketInbox(store, toolkit.zendesk, send)
+    analysts = AnalystsInbox(store, toolkit, send, holder=settings.executor_id,
+                             lease_seconds=max(30.0, 3 * settings.process.analyst_poll_seconds))
+    return Deployment(instances=[activities, workflow],
+                      inboxes=[(tickets.poll_once, settings.process.watch_interval_seconds),
+                               (analysts.poll_once, settings.process.analyst_poll_seconds)])

@@ -1,0 +1,155 @@
+"""The ticket's side of the process, once each: reading a ticket for a step, macros, replies, the customer's
+documents, the T&C acceptance picture and the plans card.
+
+These speak Zendesk's API through the robots' client; like the console steps they are shared by the
+durable flow and by the agent's interfaces.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from pages.errors import InvalidInput
+from robots.base import valid_line
+from robots.contrato import Backup, BackupKind
+from robots.conversation import ConversationLine
+from robots.evidence import Evidence
+from robots.zendesk import CommentData, MacroResult, NoteResult, TicketData
+
+from flows.engine.toolkit import Toolkit
+from flows.steps.consoles import Done
+from flows.steps.evidence_notes import NOTE_TITLES
+
+#: The folder (under the ticket's evidence folder) where the customer's own documents are kept.
+CUSTOMER_FOLDER = "cliente"
+
+
+# -- the ticket a step works on ------------------------------------------------------------------
+def positive_ticket(ticket_id: int) -> int:
+    if ticket_id <= 0:
+        raise InvalidInput(f"ticket number must be positive, got {ticket_id}")
+    return ticket_id
+
+
+def required_field(value: str | None, ticket_id: int, field: str) -> str:
+    if not value:
+        raise InvalidInput(f"ticket {ticket_id} has no '{field}' (the field is empty)")
+    return value
+
+
+def ticket_with_line(toolkit: Toolkit, ticket_id: int) -> tuple[TicketData, str]:
+    """The ticket and its line to migrate, refused with a message naming the field when it is unusable."""
+    ticket = toolkit.zendesk.ticket(positive_ticket(ticket_id))
+    line = required_field(ticket.line, ticket_id, "Línea a migrar")
+    try:
+        return ticket, valid_line(line)
+    except InvalidInput as exc:
+        raise InvalidInput(f"ticket {ticket_id}: field 'Línea a migrar' {exc.message}") from exc
+
+
+# -- macros and replies ----------------------------------------------------------------------------
+def apply_macro(toolkit: Toolkit, ticket_id: int, title: str, attachments: list[str] | None = None,
+                extra_text: str | None = None) -> MacroResult:
+    """Apply a macro by its exact title and save it: its reply, status and Estado de Pedido."""
+    files = [file_evidence(Path(p)) for p in attachments or []]
+    return toolkit.zendesk.apply_macro(ticket_id, title, attachments=files, extra_text=extra_text)
+
+
+def reply_since(toolkit: Toolkit, ticket_id: int, reply: str, since: datetime | None) -> CommentData | None:
+    """A public comment carrying ``reply``, written at or after ``since`` (to find a macro already saved).
+
+    Zendesk stamps comments to the second and its clock is not ours: a second of slack is allowed.
+    """
+    if not reply or since is None:
+        return None
+    earliest = since.replace(microsecond=0) - timedelta(seconds=1)
+    comments = toolkit.zendesk.comments(ticket_id)
+    return next((c for c in reversed(comments)
+                 if c.public and c.created_at >= earliest and c.body.startswith(reply)), None)
+
+
+def public_reply(toolkit: Toolkit, ticket_id: int, body: str) -> int | None:
+    return toolkit.zendesk.add_public_reply(ticket_id, body)
+
+
+# -- the customer's documents ----------------------------------------------------------------------
+class SavedDocument(BaseModel):
+    kind: str
+    path: str
+    comment_id: int
+
+
+def request_document_review(toolkit: Toolkit, ticket_id: int, documents: list[str], *, key: str) -> NoteResult:
+    """Ask a person to look at the CI photos and selfie: an internal note they answer with #aprobar/#rechazar."""
+    body = ("Revisión de documentos requerida: verifique que el CI (anverso y reverso) y la selfie con la seña "
+            "correspondan al titular. Responda con una nota interna '#aprobar' o '#rechazar Motivo: ...'.\n"
+            + "\n".join(f"- {Path(d).name}" for d in documents))
+    return toolkit.zendesk.add_internal_note(ticket_id, body, (), key=key)
+
+
+def save_customer_documents(toolkit: Toolkit, ticket_id: int, comment_ids: list[int]) -> list[SavedDocument]:
+    """Download the customer's CI photos and selfie to the evidence folder (personal data: internal only)."""
+    folder = toolkit.evidence.folder_for(ticket_id) / CUSTOMER_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    saved = []
+    for comment in toolkit.zendesk.comments(ticket_id):
+        if comment.id not in comment_ids:
+            continue
+        for attachment in comment.attachments:
+            path = folder / f"{comment.id}-{attachment.file_name}"
+            if not path.exists():
+                path.write_bytes(toolkit.zendesk.download(attachment.content_url))
+            kind = BackupKind.of_customer_file(attachment.file_name)
+            saved.append(SavedDocument(kind=kind.value if kind else "otro", path=str(path), comment_id=comment.id))
+    return saved
+
+
+class TermsAcceptance(BaseModel):
+    macro_comment_id: int | None
+    acceptance_comment_id: int
+
+
+def terms_acceptance(toolkit: Toolkit, ticket_id: int, macro_comment_id: int | None,
+                     acceptance_comment_id: int) -> Done[TermsAcceptance]:
+    """PROCESS.md 6.4: a picture of the formal T&C macro and the customer's ACEPTO."""
+    comments = {c.id: c for c in toolkit.zendesk.comments(ticket_id)}
+    ticket = toolkit.zendesk.ticket(ticket_id)
+    lines = []
+    for comment_id, who in ((macro_comment_id, "Agente"), (acceptance_comment_id, "Cliente")):
+        comment = comments.get(comment_id) if comment_id else None
+        if comment is not None:
+            lines.append(ConversationLine(author=who, body=comment.body, at=comment.created_at))
+    evidence = toolkit.conversation.capture(ticket_id=ticket_id, subject=ticket.subject, lines=lines,
+                                            step="terms_acceptance",
+                                            description=f"Aceptación de T&C del cliente, ticket {ticket_id}")
+    return Done("terms-acceptance", TermsAcceptance(macro_comment_id=macro_comment_id,
+                                                    acceptance_comment_id=acceptance_comment_id),
+                f"{NOTE_TITLES[BackupKind.TERMS_ACCEPTANCE]} (ACEPTO)",
+                "Macro formal de T&C enviada y respuesta ACEPTO del cliente.", [evidence])
+
+
+def plans_card(toolkit: Toolkit, ticket_id: int, plans: list[str]) -> str:
+    """The image of the current plans that the offer macros attach (PROCESS.md 3.3), kept on disk."""
+    return str(toolkit.evidence.save(toolkit.conversation.plans_card(plans), ticket_id).path)
+
+
+# -- files as evidence and backups -----------------------------------------------------------------
+def _content_type(path: Path) -> str:
+    return "application/pdf" if path.suffix == ".pdf" else "image/png"
+
+
+def file_evidence(path: Path) -> Evidence:
+    """A kept file (a plans card, a contract PDF) as evidence to attach to a macro."""
+    evidence = Evidence.capture(portal="rpa", step=path.stem, description=path.name, content=path.read_bytes(),
+                                content_type=_content_type(path), extension=path.suffix.lstrip("."))
+    return evidence.model_copy(update={"filename": path.name})
+
+
+def backup_from_file(kind: str, path: str) -> Backup:
+    """A kept file as a contract backup of ``kind``."""
+    file = Path(path)
+    return Backup(kind=BackupKind(kind), file_name=file.name, content=file.read_bytes(),
+                  content_type=_content_type(file))
