@@ -34,7 +34,7 @@ test: install postgres
 	@$(VENV)/bin/pytest
 
 bench: install
-	@$(PY) -m flows.bench
+	@$(PY) -m flows.devtools.bench
 
 clean:
 	rm -rf $(VENV) runs evidence

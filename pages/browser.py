@@ -40,6 +40,10 @@ class BrowserOptions(BaseModel):
             "executable_path": str(self.executable_path),
             "headless": self.headless,
             "args": [*CLOSED_NETWORK_FLAGS, *self.extra_args],
+            # The product closes the browser itself when it stops, after its running steps finished.
+            "handle_sigint": False,
+            "handle_sigterm": False,
+            "handle_sighup": False,
         }
 
 

@@ -13,12 +13,18 @@ expired session never fails a step.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import shlex
+import shutil
+import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+import playwright
 from loguru import logger
 from playwright.async_api import Browser, BrowserContext, Playwright, async_playwright
 from pydantic import BaseModel, SecretStr
@@ -37,6 +43,33 @@ class PortalAccess(BaseModel):
     base_url: str
     user: str
     password: SecretStr
+
+
+@contextlib.contextmanager
+def _driver_in_its_own_session() -> Iterator[None]:
+    """Start Playwright's driver in a session of its own, so a signal to the worker's process group (Ctrl-C
+    in a terminal, a service manager's SIGTERM) stops the worker, which then finishes its running steps,
+    instead of killing the browser under them. The driver still ends with the worker: it exits when its
+    pipe from this process closes, and Chromium when the driver's pipe closes."""
+    setsid = shutil.which("setsid")
+    if setsid is None or os.name != "posix":
+        yield
+        return
+    node = os.environ.get("PLAYWRIGHT_NODEJS_PATH") or str(Path(playwright.__file__).parent / "driver" / "node")
+    folder = Path(tempfile.mkdtemp(prefix="rpa-driver-"))
+    wrapper = folder / "node"
+    wrapper.write_text(f'#!/bin/sh\nexec {shlex.quote(setsid)} {shlex.quote(node)} "$@"\n')
+    wrapper.chmod(0o700)
+    before = os.environ.get("PLAYWRIGHT_NODEJS_PATH")
+    os.environ["PLAYWRIGHT_NODEJS_PATH"] = str(wrapper)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PLAYWRIGHT_NODEJS_PATH", None)
+        else:
+            os.environ["PLAYWRIGHT_NODEJS_PATH"] = before
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class BrowserHost:
@@ -81,7 +114,8 @@ class BrowserHost:
         """The Chromium of this process, launched on first use (call on the host's loop)."""
         if self._browser is None or not self._browser.is_connected():
             if self._playwright is None:
-                self._playwright = await async_playwright().start()
+                with _driver_in_its_own_session():
+                    self._playwright = await async_playwright().start()
             self._browser = await self._playwright.chromium.launch(**self.options.launch_kwargs())
             logger.debug("chromium launched from {}", self.options.executable_path)
         return self._browser

@@ -8,7 +8,7 @@ Three measurements, each printed beside its target (the issue's "Measured, not a
    fraction of a second). Its *active time* is the flow's wall time, from its first step starting to its
    last step ending (the run store's ``started_at``/``updated_at``; the queue's pick-up before it is not
    counted), minus the time the flow spent inside ``DBOS.recv`` waiting for the customer, the reviewer or
-   the token (which also holds the watcher's polling interval): what is left is robots, Zendesk calls,
+   the token (which also holds the ticket inbox's polling interval): what is left is robots, Zendesk calls,
    evidence and the engine's own bookkeeping. The mocks log every request the flow made
    (``/_control/request_log``); the *floor* is those same requests sent again one after another with
    httpx, no browser, at the same latency (consoles logged in first, untimed, as the flow's sessions were).
@@ -75,12 +75,11 @@ from loguru import logger
 from rich.console import Console
 from rich.table import Table
 
-from flows.engine import durable as engine
-from flows.interfaces import operations
-from flows.devtools.harness import MockPortals
-from flows.engine.run_store import RunStore
+from flows.devtools.harness import FINAL_STATUSES, MockPortals, RunningWorker
 from flows.engine.settings import ProcessTimings, Settings
-from flows.engine.worker import Worker
+from flows.engine.toolkit import Toolkit
+from flows.process.definition import Outcome
+from flows.process.inboxes import TicketInbox
 from robots.retry import RetryTiming, zendesk_call
 from robots.zendesk import ZendeskClient
 
@@ -93,7 +92,7 @@ MB_PER_FLOW_TARGET = 100.0
 HAPPY_PATH_CONSOLES = ("planificate", "qvantel", "ar", "contrato")
 #: Toolkit attributes holding browser robots, whose public methods are the robot steps counted.
 BROWSER_ROBOTS = ("planificate", "qvantel", "ar", "bccs", "contrato", "syshelp", "impuestos", "conversation")
-#: User-Agent of the bench's own Zendesk calls (starting flows, the watcher's polling): not the flow's.
+#: User-Agent of the bench's own Zendesk calls (starting flows, the ticket inbox's polling): not the flow's.
 BENCH_AGENT = "rpa-bench"
 
 #: Fast customer: answers in 50 ms; timeouts long, since the scripted customer never stays silent.
@@ -469,23 +468,36 @@ def marked_zendesk(settings: Settings) -> ZendeskClient:
     return client
 
 
+def ticket_inbox(running: RunningWorker) -> TicketInbox:
+    """The deployment's ``TicketInbox``: its polling method is one of the worker's inboxes."""
+    for inbox, _, _ in running.worker.inboxes:
+        owner = getattr(inbox, "__self__", None)
+        if isinstance(owner, TicketInbox):
+            return owner
+    raise LookupError("the worker polls no TicketInbox")
+
+
 class BenchWorker:
-    """``rpa worker`` in this process, its ticket watcher on a thread, with the probe installed."""
+    """``rpa worker`` in this process (the harness's ``RunningWorker``), with the probe installed and the
+    ticket inbox reading Zendesk through the bench's marked client."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.worker = Worker(settings)
-        self.worker.start()
-        assert self.worker.runtime is not None and self.worker.watcher is not None
-        self.toolkit = self.worker.runtime.toolkit
-        self.client = engine.client(settings)
-        self.store = RunStore(settings.store_url())
+        self.running = RunningWorker(settings)
+        self.toolkit: Toolkit = self.running.worker.toolkit
+        self.client = self.running.client
+        self.store = self.running.store
         self.zendesk = marked_zendesk(settings)
-        self.worker.watcher.zendesk = self.zendesk
         self.probe = Probe()
-        self.probe.install(self.toolkit)
-        self._thread = threading.Thread(target=self.worker.run_until_stopped, name="bench-watcher", daemon=True)
-        self._thread.start()
+        try:
+            # The inbox is already polling, but with no flow yet it has read no ticket with the flows' client.
+            ticket_inbox(self.running).zendesk = self.zendesk
+            self.probe.install(self.toolkit)
+        except BaseException:
+            self.probe.uninstall()
+            self.running.close()
+            self.zendesk.close()
+            raise
 
     def warm(self, consoles: tuple[str, ...] = HAPPY_PATH_CONSOLES) -> None:
         """Fresh logged-in sessions on these consoles (after a world reset the old ones are dead)."""
@@ -499,22 +511,17 @@ class BenchWorker:
             self.toolkit.host.run(session.use(look))
 
     def run_flows(self, ticket_ids: list[int], timeout: float = 240) -> list[str]:
-        flow_ids = [operations.start(self.client, self.zendesk, t) for t in ticket_ids]
+        flow_ids = [self.running.start_flow(t, self.zendesk) for t in ticket_ids]
         deadline = time.monotonic() + timeout
-        pending = set(flow_ids)
-        while pending:
-            found = self.client.list_workflows(workflow_ids=list(pending), load_input=False, load_output=False)
-            for workflow in found:
-                if workflow.status in ("SUCCESS", "ERROR", "CANCELLED"):
-                    pending.discard(workflow.workflow_id)
-                    run = self.store.flow(workflow.workflow_id)
-                    if workflow.status != "SUCCESS" or run is None or run.outcome != "migrated":
-                        raise RuntimeError(f"flow {workflow.workflow_id} did not migrate the line: "
-                                           f"{workflow.status}, {run}")
-            if pending and time.monotonic() > deadline:
-                raise TimeoutError(f"flows still running after {timeout} s: {self._diagnosis(sorted(pending))}")
-            if pending:
-                time.sleep(0.05)
+        for flow_id in flow_ids:
+            try:
+                status = self.running.wait_until_done(flow_id, timeout=max(deadline - time.monotonic(), 0.2))
+            except TimeoutError:
+                pending = [f for f in flow_ids if self.running.status(f) not in FINAL_STATUSES]
+                raise TimeoutError(f"flows still running after {timeout} s: {self._diagnosis(pending)}") from None
+            run = self.store.flow(flow_id)
+            if status != "SUCCESS" or run is None or run.outcome != Outcome.MIGRATED.value:
+                raise RuntimeError(f"flow {flow_id} did not migrate the line: {status}, {run}")
         return flow_ids
 
     def _diagnosis(self, flow_ids: list[str]) -> str:
@@ -542,13 +549,11 @@ class BenchWorker:
                 "robot_steps_s": robot}
 
     def close(self) -> None:
-        self.worker.stop()
-        self._thread.join(timeout=10)
-        self.probe.uninstall()
-        self.worker.close()
-        self.client.destroy()
-        self.store.dispose()
-        self.zendesk.close()
+        try:
+            self.running.close()
+        finally:
+            self.probe.uninstall()
+            self.zendesk.close()
 
 
 # ---------------------------------------------------------------------------------------------

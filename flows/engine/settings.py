@@ -51,7 +51,7 @@ class ProcessTimings(BaseModel):
     customer_reply_seconds: float = Field(1800, description="wait for the customer before following up (30 min)")
     token_reply_seconds: float = Field(600, description="wait for the customer's token (its ~10 min lifetime)")
     analyst_reply_seconds: float = Field(172800, description="wait for the activations analysts")
-    analyst_poll_seconds: float = Field(60, description="how often the analysts' task inbox is read")
+    analyst_poll_seconds: float = Field(60, description="how often the deployment reads the analysts' task inbox")
     agent_review_seconds: float = Field(86400, description="wait for a person to approve CI photos and selfie")
     watch_interval_seconds: float = Field(5, description="how often the worker reads waiting tickets")
     max_tokens: int = Field(2, description="tokens sent before *Tocken: Cliente no contesta* (7.4)")
@@ -82,7 +82,9 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, description="Postgres URL for many workers; default SQLite")
     executor_id: str = Field(default_factory=socket.gethostname,
                              description="this worker machine's stable name")
-    application_version: str = Field("migration-1", description="pinned so waiting flows survive upgrades")
+    application_version: str = Field("migration-2", description=(
+        "pinned so waiting flows survive upgrades: changes of the flow go behind patches and keep it; "
+        "only a change no patch can carry bumps it (see the README, Upgrades)"))
     flows_per_worker: int = Field(200, description="flows one worker runs at once (waiting ones count)")
     trace_failed_steps: bool = Field(True, description="keep a Playwright trace of a failed step")
 

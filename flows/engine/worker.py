@@ -131,8 +131,8 @@ class Worker:
         if not self.gate.close(drain_seconds):
             logger.warning("steps still running after {} s: they run again when a worker resumes their flows",
                            drain_seconds)
-        # The step's own wrapper records its output right after the robot returns.
-        time.sleep(0.2)
+        # DBOS records a step's output right after the step's function returns: give it that moment.
+        time.sleep(0.5)
         self.engine.shutdown()
         self.toolkit.close()
         self.store.dispose()

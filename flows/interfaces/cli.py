@@ -67,17 +67,23 @@ def _run_log(settings: Settings, kind: str) -> Path:
 # ---------------------------------------------------------------------------------------------
 @mocks_app.command("serve")
 def mocks_serve(
-    scenario: Annotated[Optional[Path], typer.Option(help="scenario file (YAML or JSON)")] = None,
+    scenario: Annotated[Optional[Path], typer.Option(help="scenario file (YAML or JSON); default: the demo world")] = None,
+    empty: Annotated[bool, typer.Option(help="start with an empty world instead of the demo's")] = False,
     free_ports: Annotated[bool, typer.Option(help="pick free ports instead of 8700-8708")] = False,
     latency_ms: Annotated[Optional[int], typer.Option(help="server latency per console request")] = None,
 ) -> None:
     """Start every mock portal; prints their addresses as one JSON line, stops on Ctrl-C or SIGTERM."""
+    if scenario is not None and empty:
+        err.print("[red]error:[/red] --scenario and --empty exclude each other")
+        raise typer.Exit(EXIT_BAD_INPUT)
     if scenario is not None and not scenario.is_file():
         err.print(f"[red]error:[/red] scenario file not found: {scenario}")
         raise typer.Exit(EXIT_BAD_INPUT)
     argv = [sys.executable, "-m", "mock_portals"]
     if scenario is not None:
         argv += ["--scenario", str(scenario)]
+    if empty:
+        argv.append("--empty")
     if free_ports:
         argv.append("--free-ports")
     if latency_ms is not None:

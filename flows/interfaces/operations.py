@@ -10,7 +10,7 @@ from dbos import DBOSClient, EnqueueOptions
 from pydantic import BaseModel
 
 from pages.errors import InvalidInput, RecordNotFound
-from robots.base import valid_line
+from robots.identity import ticket_identifiers_problem
 from robots.zendesk import ZendeskClient
 
 from flows.engine.durable import FLOW_QUEUE
@@ -51,7 +51,9 @@ def start(client: DBOSClient, zendesk: ZendeskClient, settings: Settings, ticket
     ticket = zendesk.ticket(ticket_id)
     if not ticket.line:
         raise InvalidInput(f"ticket {ticket_id} has no line to migrate (field 'Línea a migrar' is empty)")
-    valid_line(ticket.line)
+    problem = ticket_identifiers_problem(ticket.line, ticket.holder_ci, ticket.billing_nit)
+    if problem:
+        raise InvalidInput(f"ticket {ticket_id}: {problem}")
     options: EnqueueOptions = {"queue_name": FLOW_QUEUE, "workflow_name": kind,
                                "class_name": MigrationWorkflow.__qualname__, "instance_name": INSTANCE_NAME,
                                "workflow_id": flow_id_of(ticket_id, kind)}

@@ -207,7 +207,8 @@ class MigrationActivities(DBOSConfiguredInstance):
     @DBOS.step(name="read_ticket")
     @recorded
     def read_ticket(self, ticket_id: int) -> TicketData:
-        return self.toolkit.zendesk.ticket(ticket_id)
+        """The ticket with its identifiers written as the consoles take them."""
+        return tickets.normalised(self.toolkit.zendesk.ticket(ticket_id))
 
     @DBOS.step(name="apply_macro")
     @recorded

@@ -51,7 +51,7 @@ from flows.process.activities import INSTANCE_NAME, MigrationActivities, contrac
 from flows.process.definition import GOVERNMENT_DERIVATION_REPLY, Activity, Macro, Outcome, WaitKind
 from flows.process.messages import AnalystsAnswer, CustomerMessage, ReviewDecision, Topic
 from flows.process.replies import chosen_plan, email_in, is_acceptance, is_refusal, is_yes, nit_in, token_in
-from flows.steps.tickets import SavedDocument
+from flows.steps.tickets import SavedDocument, identifiers_problem
 
 #: The customer's documents PROCESS.md 4.1 asks for.
 REQUIRED_DOCUMENTS = {BackupKind.CI_FRONT.value, BackupKind.CI_BACK.value, BackupKind.SELFIE.value}
@@ -166,6 +166,10 @@ class MigrationFlow:
         self.ticket = self.act.read_ticket(self.ticket_id)  # the bot and the agent may have filled fields
         if not self.ticket.line or not self.ticket.holder_ci:
             raise Ended(Activity.PERSON, Outcome.INCOMPLETE_DATA)
+        problem = identifiers_problem(self.ticket)
+        if problem:
+            # A value some console would refuse stops the flow here, before any console is touched.
+            raise Ended(Activity.PERSON, Outcome.INCOMPLETE_DATA, problem)
         billing = self.ticket.billing_name
         # The NIT the customer wrote counts as much as the one the bot filled in (1 a; 8.1 bills to it).
         self.billing_nit = self.ticket.billing_nit or nit_in(reply.body)

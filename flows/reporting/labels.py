@@ -59,6 +59,8 @@ OUTCOMES: dict[str, str] = {
     "analistas_sin_respuesta": "Analistas sin respuesta",
     "infactible": "Solicitud infactible",
     "sin_respuesta_subsanacion": "Sin respuesta a la observación",
+    "ar_sin_resolver": "AR sin resolver: decide una persona",
+    "regla_sin_cubrir": "Caso sin regla del proceso: decide una persona",
 }
 
 #: A step's outcome: (label, tone).
@@ -75,6 +77,7 @@ STEP_OUTCOMES: dict[str, tuple[str, str]] = {
     "eligible": ("apta (AC + LTE)", "ok"),
     "no_result": ("sin resultado", "warn"),
     "migrated": ("migrada", "ok"),
+    "not_migrated": ("no migrada", "warn"),
     "refused": ("rechazada por AR", "warn"),
 }
 
@@ -107,7 +110,8 @@ def _migration(output: Any) -> str | None:
 
 
 def _derivation(output: Any) -> str | None:
-    return f"derivación Syshelp {output}" if isinstance(output, str) else None
+    number = getattr(getattr(output, "result", None), "number", None)
+    return f"derivación Syshelp {number}" if number else None
 
 
 def _review_note(output: Any) -> str | None:
@@ -119,9 +123,10 @@ def _customer_files(output: Any) -> str | None:
 
 
 def _nit(output: Any) -> str | None:
-    if not hasattr(output, "is_government"):
+    lookup = getattr(output, "result", output)
+    if not hasattr(lookup, "is_government"):
         return None
-    return "entidad de gobierno" if output.is_government else "no es entidad de gobierno"
+    return "entidad de gobierno" if lookup.is_government else "no es entidad de gobierno"
 
 
 def _task_reason(output: Any) -> str | None:
@@ -141,6 +146,7 @@ class StepLabel:
 
 #: Every step the report knows, by the name the run store records for it.
 STEPS: dict[str, StepLabel] = {
+    "register": StepLabel("Registrar el flujo"),
     "read_ticket": StepLabel("Leer el ticket"),
     "apply_macro": StepLabel("Aplicar macro", _macro),
     "public_reply": StepLabel("Respuesta pública"),

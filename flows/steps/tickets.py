@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from pages.errors import InvalidInput
-from robots.base import valid_line
+from robots.identity import normal_ci, normal_line, normal_nit, ticket_identifiers_problem
 from robots.contrato import Backup, BackupKind
 from robots.conversation import ConversationLine
 from robots.evidence import Evidence
@@ -40,14 +40,36 @@ def required_field(value: str | None, ticket_id: int, field: str) -> str:
     return value
 
 
+def normalised(ticket: TicketData) -> TicketData:
+    """The ticket with its line, CI and NIT written as every console takes them (``+591 7123-4567`` is
+    ``71234567``); a field some console would refuse is left as it is, for ``identifiers_problem`` to name."""
+    changes: dict[str, str] = {}
+    for field, normal in (("line", normal_line), ("holder_ci", normal_ci), ("billing_nit", normal_nit)):
+        value = getattr(ticket, field)
+        if value:
+            try:
+                changes[field] = normal(value)
+            except (InvalidInput, ValueError):
+                pass
+    return ticket.model_copy(update=changes)
+
+
+def identifiers_problem(ticket: TicketData) -> str | None:
+    """What is wrong with the ticket's line, CI or NIT, naming the field; None when every console takes them."""
+    return ticket_identifiers_problem(ticket.line, ticket.holder_ci, ticket.billing_nit)
+
+
 def ticket_with_line(toolkit: Toolkit, ticket_id: int) -> tuple[TicketData, str]:
-    """The ticket and its line to migrate, refused with a message naming the field when it is unusable."""
+    """The ticket (normalised) and its line to migrate, refused before anything is touched, with a message
+    naming the field, when a console would refuse its line, CI or NIT."""
     ticket = toolkit.zendesk.ticket(positive_ticket(ticket_id))
-    line = required_field(ticket.line, ticket_id, "Línea a migrar")
-    try:
-        return ticket, valid_line(line)
-    except InvalidInput as exc:
-        raise InvalidInput(f"ticket {ticket_id}: field 'Línea a migrar' {exc.message}") from exc
+    if not ticket.line:
+        raise InvalidInput(f"ticket {ticket_id} has no line to migrate (field 'Línea a migrar' is empty)")
+    problem = identifiers_problem(ticket)
+    if problem:
+        raise InvalidInput(f"ticket {ticket_id}: {problem}")
+    ticket = normalised(ticket)
+    return ticket, ticket.line or ""
 
 
 # -- macros and replies ----------------------------------------------------------------------------

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import httpx
+import pytest
 from dbos import DBOS
 from playwright._impl.connection import Connection
 from rich.console import Console
 
 from flows.devtools import bench
+from flows.process.inboxes import TicketInbox
 
 
 def test_the_request_log_is_off_until_asked_and_lists_each_request(mocks, load_scenario):
@@ -53,3 +56,14 @@ def test_the_bench_measures_flows_at_zero_latency_and_writes_its_table(tmp_path)
     console = Console(record=True, width=200)
     bench.print_table(result, console)
     assert "PASS" in console.export_text() or "MISS" in console.export_text()
+
+
+def test_the_bench_finds_the_ticket_inbox_among_the_workers_inboxes():
+    """The bench reads tickets through its marked client by swapping the client of the deployment's inbox."""
+    tickets = TicketInbox(store=None, zendesk=None, send=lambda *_: None)  # type: ignore[arg-type]
+    running = SimpleNamespace(worker=SimpleNamespace(inboxes=[(lambda: 0, 1.0, 0.0), (tickets.poll_once, 0.2, 0.0)]))
+    assert bench.ticket_inbox(running) is tickets  # type: ignore[arg-type]
+
+    running.worker.inboxes = [(lambda: 0, 1.0, 0.0)]
+    with pytest.raises(LookupError):
+        bench.ticket_inbox(running)  # type: ignore[arg-type]

@@ -45,7 +45,7 @@ def test_kill_inside_the_migration_step_migrates_exactly_once(load_scenario, fau
         wait_for(lambda: world_state()["lines"][LINE]["migrations"] == 1, what="AR to migrate the line")
         first.kill()
         store = RunStore(settings.store_url())
-        assert store.has_fence(flow_id, "ar-migration")
+        assert store.write_fence_time(TICKET, "ar-migration") is not None
         [step] = [s for s in store.steps(flow_id) if s.name == "migrate_once"]
         assert step.ended_at is None, "the kill must land inside the migration step"
         second = WorkerProcess(worker_env, tmp_path)
@@ -60,7 +60,7 @@ def test_kill_inside_the_migration_step_migrates_exactly_once(load_scenario, fau
         assert store.flow(flow_id).outcome == "migrated"
         steps = client.list_workflow_steps(flow_id)
         [migration] = [s for s in steps if s["function_name"] == "migrate_once"]
-        assert migration["output"].reconciled is True and migration["output"].outcome == "migrated"
+        assert migration["output"].reconciled is True and migration["output"].migrated
         client.destroy()
         store.dispose()
     finally:

@@ -90,7 +90,7 @@ def test_ticket_without_line_or_with_a_malformed_one(rpa, load_scenario, world_s
     assert result.returncode == 2 and "no line to migrate" in result.stderr
     load_scenario(scenario(fields={"line": "12345"}))
     result = rpa("step", "line-status", "--ticket", str(TICKET))
-    assert result.returncode == 2 and "not a mobile line number" in result.stderr
+    assert result.returncode == 2 and "not a mobile line number" in result.stderr and "Línea a migrar" in result.stderr
     assert internal_notes(world_state()) == []
 
 
@@ -165,3 +165,17 @@ def test_mocks_serve_refuses_a_missing_scenario(tmp_path):
                             capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert result.returncode == 2 and "not found" in result.stderr
     time.sleep(0)
+
+
+def test_identifiers_are_normalised_or_refused_before_anything_is_touched(rpa, load_scenario, world_state):
+    load_scenario(scenario(fields={"line": "+591 7123-4567"}, replies={}))
+    result = rpa("step", "preanalysis", "--ticket", str(TICKET))
+    assert result.returncode == 0, result.stderr
+    assert f"línea {LINE}" in internal_notes(world_state())[0]["body"]
+    # A CI that Qvantel would take but BCCS would refuse is refused at the start, naming the field.
+    load_scenario(scenario(fields={"holder_ci": "E-1234567"}, replies={}))
+    for args in (["step", "line-status"], ["flow", "start", "migration"]):
+        result = rpa(*args, "--ticket", str(TICKET))
+        assert result.returncode == 2 and "CI del titular" in result.stderr, result.stdout + result.stderr
+        assert "1234567" not in result.stderr, "a CI is personal data: the message masks it"
+    assert internal_notes(world_state()) == []
