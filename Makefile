@@ -7,7 +7,7 @@ CHROMIUM ?= /usr/bin/chromium
 # The multi-machine tests start a PostgreSQL server of their own from Debian's binaries.
 INITDB := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
 
-.PHONY: demo test bench install postgres clean
+.PHONY: demo test lint bench install postgres clean
 
 install: $(CHROMIUM) $(STAMP)
 
@@ -30,7 +30,13 @@ postgres:
 demo: install
 	@$(VENV)/bin/rpa demo
 
-test: install postgres
+# Lint and types first: a style or type error fails fast, before the browser suite.
+lint: install
+	@$(VENV)/bin/ruff check pages robots flows mock_portals
+	@$(VENV)/bin/ruff format --check pages robots flows mock_portals
+	@$(VENV)/bin/mypy
+
+test: install postgres lint
 	@$(VENV)/bin/pytest
 
 bench: install

@@ -97,23 +97,42 @@ def create_app(world: World) -> FastAPI:
         ttl = world.scenario.token_ttl_seconds
         code = "".join(secrets.choice(TOKEN_ALPHABET) for _ in range(TOKEN_LENGTH))
         issued = now()
-        tokens()[number] = {"code": code, "issued_at": issued, "expires_at": issued + timedelta(seconds=ttl),
-                            "used": False, "migration": None}
-        world.state.sms.setdefault(number, []).append(Sms(
-            sender=SHORT_CODE, sent_at=issued,
-            text=f"Su código de verificación para la migración es {code}. Vence en {_duration(ttl)}.",
-        ))
-        return console.render(request, "ar/token.html", {
-            "number": number, "issued": {
-                "line": number, "sender": SHORT_CODE, "issued_at": console_time(issued),
-                "ttl_seconds": max(1, round(ttl)), "expires_at": console_time(issued + timedelta(seconds=ttl)),
+        tokens()[number] = {
+            "code": code,
+            "issued_at": issued,
+            "expires_at": issued + timedelta(seconds=ttl),
+            "used": False,
+            "migration": None,
+        }
+        world.state.sms.setdefault(number, []).append(
+            Sms(
+                sender=SHORT_CODE,
+                sent_at=issued,
+                text=f"Su código de verificación para la migración es {code}. Vence en {_duration(ttl)}.",
+            )
+        )
+        return console.render(
+            request,
+            "ar/token.html",
+            {
+                "number": number,
+                "issued": {
+                    "line": number,
+                    "sender": SHORT_CODE,
+                    "issued_at": console_time(issued),
+                    "ttl_seconds": max(1, round(ttl)),
+                    "expires_at": console_time(issued + timedelta(seconds=ttl)),
+                },
             },
-        })
+        )
 
     # -- migration ---------------------------------------------------------------------------
     def render_form(request: Request, line: Line, values: dict[str, str], error: str | None = None) -> Response:
-        return console.render(request, "ar/migration_form.html",
-                              {"line": line, "plans": offered_plans(line), "values": values, "error": error})
+        return console.render(
+            request,
+            "ar/migration_form.html",
+            {"line": line, "plans": offered_plans(line), "values": values, "error": error},
+        )
 
     @app.get("/migracion")
     async def migration_form(request: Request, linea: str | None = None) -> Response:
@@ -134,16 +153,19 @@ def create_app(world: World) -> FastAPI:
     async def migrate(request: Request) -> Response:
         console.require_session(request)
         form = await request.form()
-        values = {name: str(form.get(name, "")).strip()
-                  for name in ("linea", "token", "plan", "ciudad", "correo", "direccion")}
+        values = {
+            name: str(form.get(name, "")).strip()
+            for name in ("linea", "token", "plan", "ciudad", "correo", "direccion")
+        }
         number = values["linea"]
         line, error = find_line(number)
         if error or line is None:
             return console.render(request, "ar/migration_search.html", {"number": number, "error": error})
         # Checked again on submit: the line may have been migrated from another screen meanwhile.
         if line.plan_type == "Pospago":
-            return console.render(request, "ar/migration_search.html",
-                                  {"number": number, "error": postpaid_alert(line)})
+            return console.render(
+                request, "ar/migration_search.html", {"number": number, "error": postpaid_alert(line)}
+            )
         token = tokens().get(number)
         typed = values["token"].upper()
         if token is None or not typed or typed != token["code"]:
@@ -153,29 +175,50 @@ def create_app(world: World) -> FastAPI:
         if now() > token["expires_at"]:
             return render_form(request, line, values, "Token vencido. Genere un nuevo token.")
         if values["plan"] not in offered_plans(line):
-            return render_form(request, line, values,
-                               f"El plan '{values['plan']}' no está habilitado por Scoring para esta línea.")
+            return render_form(
+                request, line, values, f"El plan '{values['plan']}' no está habilitado por Scoring para esta línea."
+            )
         # The process never asks the customer for an e-mail, so AR does not require one.
-        missing = [label for name, label in (("ciudad", "Ciudad"), ("direccion", "Dirección de facturación"))
-                   if not values[name]]
+        missing = [
+            label
+            for name, label in (("ciudad", "Ciudad"), ("direccion", "Dirección de facturación"))
+            if not values[name]
+        ]
         if missing:
             return render_form(request, line, values, f"Complete los campos obligatorios: {', '.join(missing)}.")
 
         # From here the request is processed: the one-time code is spent whatever AR answers.
         token["used"] = True
-        token["migration"] = {"plan": values["plan"], "city": values["ciudad"], "email": values["correo"],
-                              "billing_address": values["direccion"], "outcome": line.ar_outcome,
-                              "at": now()}
+        token["migration"] = {
+            "plan": values["plan"],
+            "city": values["ciudad"],
+            "email": values["correo"],
+            "billing_address": values["direccion"],
+            "outcome": line.ar_outcome,
+            "at": now(),
+        }
         if line.ar_outcome == "error":
             preanalysis = {"Scoring": "No concluido", "Infocenter": "No concluido", "Lista Negra": "No concluido"}
-            return console.render(request, "ar/migration_result.html", {
-                "line": line, "preanalysis": preanalysis, "error": line.ar_error_message})
+            return console.render(
+                request,
+                "ar/migration_result.html",
+                {"line": line, "preanalysis": preanalysis, "error": line.ar_error_message},
+            )
         if line.ar_outcome == "historical_debt":
-            preanalysis = {"Scoring": "Aprobado", "Infocenter": "Sin observaciones",
-                           "Lista Negra": "Deuda histórica registrada"}
-            return console.render(request, "ar/migration_result.html", {
-                "line": line, "preanalysis": preanalysis,
-                "error": "Lista Negra: el cliente registra deuda histórica. No se puede realizar la migración."})
+            preanalysis = {
+                "Scoring": "Aprobado",
+                "Infocenter": "Sin observaciones",
+                "Lista Negra": "Deuda histórica registrada",
+            }
+            return console.render(
+                request,
+                "ar/migration_result.html",
+                {
+                    "line": line,
+                    "preanalysis": preanalysis,
+                    "error": "Lista Negra: el cliente registra deuda histórica. No se puede realizar la migración.",
+                },
+            )
         line.plan_type = "Pospago"
         line.plan = values["plan"]
         line.migrated_at = now()
@@ -183,9 +226,11 @@ def create_app(world: World) -> FastAPI:
         order = f"AR-{world.next_id()}"
         token["migration"]["order"] = order
         preanalysis = {"Scoring": "Aprobado", "Infocenter": "Sin observaciones", "Lista Negra": "Sin registros"}
-        return console.render(request, "ar/migration_result.html", {
-            "line": line, "preanalysis": preanalysis, "order": order,
-            "migrated_at": console_time(line.migrated_at)})
+        return console.render(
+            request,
+            "ar/migration_result.html",
+            {"line": line, "preanalysis": preanalysis, "order": order, "migrated_at": console_time(line.migrated_at)},
+        )
 
     # -- state -------------------------------------------------------------------------------
     @app.get("/estado")
@@ -198,7 +243,9 @@ def create_app(world: World) -> FastAPI:
         context: dict[str, Any] = {"number": number, "error": error}
         if line is not None:
             context["state"] = {
-                "Línea": line.number, "Tipo de plan": line.plan_type, "Plan": line.plan,
+                "Línea": line.number,
+                "Tipo de plan": line.plan_type,
+                "Plan": line.plan,
                 "Migrada": "Sí" if line.migrations else "No",
                 "Fecha de migración": console_time(line.migrated_at),
             }

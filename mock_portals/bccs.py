@@ -58,24 +58,35 @@ def create_app(world: World) -> FastAPI:
         console.require_session(request)
         ci = ci.strip().upper()
         if not CI_NUMBER.match(ci):
-            return console.render(request, "bccs/debt_form.html",
-                                  {"ci": ci, "error": "Ingrese un número de CI válido (solo dígitos y complemento)."})
+            return console.render(
+                request,
+                "bccs/debt_form.html",
+                {"ci": ci, "error": "Ingrese un número de CI válido (solo dígitos y complemento)."},
+            )
         customer = world.state.customers.get(ci)
         if customer is None:
-            return console.render(request, "bccs/debt_form.html",
-                                  {"ci": ci, "error": f"No existe un cliente registrado con el CI {ci}."})
-        return console.render(request, "bccs/debt_result.html", {
-            "ci": ci,
-            "customer": customer,
-            "total": bolivianos(customer.historical_debt),
-            "has_debt": customer.historical_debt > 0,
-            "rows": debt_rows(customer.historical_debt, customer.debt_detail),
-        })
+            return console.render(
+                request, "bccs/debt_form.html", {"ci": ci, "error": f"No existe un cliente registrado con el CI {ci}."}
+            )
+        return console.render(
+            request,
+            "bccs/debt_result.html",
+            {
+                "ci": ci,
+                "customer": customer,
+                "total": bolivianos(customer.historical_debt),
+                "has_debt": customer.historical_debt > 0,
+                "rows": debt_rows(customer.historical_debt, customer.debt_detail),
+            },
+        )
 
     # -- billing data -----------------------------------------------------------------------------
     def billing_form(request: Request, values: dict, errors: list[str] | None = None) -> Response:
-        return console.render(request, "bccs/billing_form.html",
-                              {"values": values, "errors": errors or [], "document_types": DOCUMENT_TYPES})
+        return console.render(
+            request,
+            "bccs/billing_form.html",
+            {"values": values, "errors": errors or [], "document_types": DOCUMENT_TYPES},
+        )
 
     @app.get("/facturacion")
     async def billing_start(request: Request) -> Response:
@@ -86,8 +97,9 @@ def create_app(world: World) -> FastAPI:
     async def billing_save(request: Request) -> Response:
         console.require_session(request)
         form = await request.form()
-        values = {key: str(form.get(key, "")).strip()
-                  for key in ("linea", "nombre", "tipo_documento", "numero_documento")}
+        values = {
+            key: str(form.get(key, "")).strip() for key in ("linea", "nombre", "tipo_documento", "numero_documento")
+        }
         values["numero_documento"] = values["numero_documento"].upper()
         errors = []
         if not re.fullmatch(r"\d{8}", values["linea"]):
@@ -105,15 +117,17 @@ def create_app(world: World) -> FastAPI:
         line = world.state.lines.get(values["linea"])
         if line is None:
             return billing_form(request, values, [f"La línea {values['linea']} no está registrada en BCCS."])
-        records()["billing_changes"].append({
-            "line": line.number,
-            "previous_name": line.billing_name,
-            "previous_id": line.billing_id,
-            "name": values["nombre"],
-            "document_type": values["tipo_documento"],
-            "document_number": values["numero_documento"],
-            "changed_at": now().isoformat(),
-        })
+        records()["billing_changes"].append(
+            {
+                "line": line.number,
+                "previous_name": line.billing_name,
+                "previous_id": line.billing_id,
+                "name": values["nombre"],
+                "document_type": values["tipo_documento"],
+                "document_number": values["numero_documento"],
+                "changed_at": now().isoformat(),
+            }
+        )
         line.billing_name = values["nombre"]
         line.billing_id = values["numero_documento"]
         return RedirectResponse(f"/facturacion/confirmacion?linea={line.number}", status_code=303)
@@ -123,12 +137,13 @@ def create_app(world: World) -> FastAPI:
         console.require_session(request)
         line = world.state.lines.get(linea.strip())
         if line is None:
-            return billing_form(request, {"linea": linea, "nombre": "", "tipo_documento": "NIT",
-                                          "numero_documento": ""},
-                                [f"La línea {linea} no está registrada en BCCS."])
+            return billing_form(
+                request,
+                {"linea": linea, "nombre": "", "tipo_documento": "NIT", "numero_documento": ""},
+                [f"La línea {linea} no está registrada en BCCS."],
+            )
         changes = [c for c in records()["billing_changes"] if c["line"] == line.number]
         document_type = changes[-1]["document_type"] if changes else "-"
-        return console.render(request, "bccs/billing_done.html",
-                              {"line": line, "document_type": document_type})
+        return console.render(request, "bccs/billing_done.html", {"line": line, "document_type": document_type})
 
     return app

@@ -12,7 +12,7 @@ import asyncio
 import base64
 import secrets
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -29,7 +29,7 @@ REQUEST_LOG = "request_log"
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class LoginRequired(Exception):
@@ -56,14 +56,19 @@ def fault_middleware(app: FastAPI, world: World, portal: str, *, json_errors: bo
         started = time.monotonic()
         body = await request.body()
         response = await answer(request, call_next)
-        log.append({
-            "portal": portal, "method": request.method,
-            "path": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
-            "content_type": request.headers.get("content-type"),
-            "body": base64.b64encode(body).decode("ascii"),
-            "user_agent": request.headers.get("user-agent", ""),
-            "status": response.status_code, "started": started, "seconds": time.monotonic() - started,
-        })
+        log.append(
+            {
+                "portal": portal,
+                "method": request.method,
+                "path": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+                "content_type": request.headers.get("content-type"),
+                "body": base64.b64encode(body).decode("ascii"),
+                "user_agent": request.headers.get("user-agent", ""),
+                "status": response.status_code,
+                "started": started,
+                "seconds": time.monotonic() - started,
+            }
+        )
         return response
 
     async def answer(request: Request, call_next: Any) -> Response:
@@ -74,29 +79,41 @@ def fault_middleware(app: FastAPI, world: World, portal: str, *, json_errors: bo
             await asyncio.sleep(delay / 1000)
         if fault.maintenance_until and fault.maintenance_until > now():
             if json_errors:
-                return Response('{"error": "ServiceUnavailable", "description": "Maintenance"}',
-                                status_code=503, media_type="application/json",
-                                headers={"Retry-After": "1"})
-            return HTMLResponse(_page("Sistema en mantenimiento",
-                                      "El sistema se encuentra en mantenimiento. Intente más tarde."),
-                                status_code=503)
+                return Response(
+                    '{"error": "ServiceUnavailable", "description": "Maintenance"}',
+                    status_code=503,
+                    media_type="application/json",
+                    headers={"Retry-After": "1"},
+                )
+            return HTMLResponse(
+                _page("Sistema en mantenimiento", "El sistema se encuentra en mantenimiento. Intente más tarde."),
+                status_code=503,
+            )
         if fault.fail_next > 0:
             fault.fail_next -= 1
             if json_errors:
-                return Response('{"error": "InternalServerError", "description": "Internal Server Error"}',
-                                status_code=500, media_type="application/json")
-            return HTMLResponse(_page("Error del servidor", "Ocurrió un error inesperado (500)."),
-                                status_code=500)
+                return Response(
+                    '{"error": "InternalServerError", "description": "Internal Server Error"}',
+                    status_code=500,
+                    media_type="application/json",
+                )
+            return HTMLResponse(_page("Error del servidor", "Ocurrió un error inesperado (500)."), status_code=500)
         if json_errors and fault.rate_limit_next > 0:
             fault.rate_limit_next -= 1
-            return Response('{"error": "TooManyRequests", "description": "Rate limit exceeded"}',
-                            status_code=429, media_type="application/json", headers={"Retry-After": "1"})
+            return Response(
+                '{"error": "TooManyRequests", "description": "Rate limit exceeded"}',
+                status_code=429,
+                media_type="application/json",
+                headers={"Retry-After": "1"},
+            )
         return await call_next(request)
 
 
 def _page(title: str, text: str) -> str:
-    return (f"<!doctype html><html lang='es'><head><meta charset='utf-8'><title>{title}</title></head>"
-            f"<body><h1>{title}</h1><p>{text}</p></body></html>")
+    return (
+        f"<!doctype html><html lang='es'><head><meta charset='utf-8'><title>{title}</title></head>"
+        f"<body><h1>{title}</h1><p>{text}</p></body></html>"
+    )
 
 
 class LegacyConsole:
@@ -150,9 +167,12 @@ class LegacyConsole:
             if urlsplit(next_path).netloc or not next_path.startswith("/"):
                 next_path = self.home
             if user != creds.user or password != creds.password:
-                return self.render(request, "login.html",
-                                   {"next": next_path, "error": "Usuario o contraseña incorrectos."},
-                                   status_code=200)
+                return self.render(
+                    request,
+                    "login.html",
+                    {"next": next_path, "error": "Usuario o contraseña incorrectos."},
+                    status_code=200,
+                )
             sid = secrets.token_urlsafe(16)
             self.sessions[sid] = now()
             response = RedirectResponse(next_path, status_code=303)
@@ -174,8 +194,9 @@ class LegacyConsole:
         self.app.add_api_route(path, show, methods=["GET"], include_in_schema=False)
 
     # -- rendering --------------------------------------------------------------------------
-    def render(self, request: Request, template: str, context: dict[str, Any] | None = None,
-               status_code: int = 200) -> Response:
+    def render(
+        self, request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
+    ) -> Response:
         fault = self.world.state.faults[self.portal]
         ctx = {
             "console_title": self.title,

@@ -106,11 +106,15 @@ def contract_pdf(contract: dict[str, Any]) -> bytes:
     for backup in contract["backups"]:
         pdf.cell(0, 7, text(f"- {backup['kind']}: {backup['file_name']}"), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(6)
-    pdf.multi_cell(0, 6, text(
-        "El titular acepta las características del plan y los términos y condiciones del servicio "
-        "pospago, aceptados por WhatsApp con la palabra ACEPTO. Las facturas estarán disponibles "
-        "mensualmente en los canales de pago habilitados."
-    ))
+    pdf.multi_cell(
+        0,
+        6,
+        text(
+            "El titular acepta las características del plan y los términos y condiciones del servicio "
+            "pospago, aceptados por WhatsApp con la palabra ACEPTO. Las facturas estarán disponibles "
+            "mensualmente en los canales de pago habilitados."
+        ),
+    )
     return bytes(pdf.output())
 
 
@@ -130,9 +134,15 @@ def create_app(world: World) -> FastAPI:
     def keep_upload(kind: str, file_name: str, content_type: str, content: bytes) -> dict[str, Any]:
         blob_id = world.next_id()
         world.blobs[blob_id] = content
-        return {"kind": kind, "file_name": file_name, "content_type": content_type, "size": len(content),
-                "sha256": hashlib.sha256(content).hexdigest(), "blob_id": blob_id,
-                "attached_at": now().isoformat()}
+        return {
+            "kind": kind,
+            "file_name": file_name,
+            "content_type": content_type,
+            "size": len(content),
+            "sha256": hashlib.sha256(content).hexdigest(),
+            "blob_id": blob_id,
+            "attached_at": now().isoformat(),
+        }
 
     def analysts_answer(task: dict[str, Any], contract: dict[str, Any]) -> None:
         """The activations analysts review the task: the line's next scripted answer, else approval."""
@@ -176,36 +186,80 @@ def create_app(world: World) -> FastAPI:
 
     # -- screens ------------------------------------------------------------------------------
     def contract_form(request: Request, values: dict[str, str], errors: list[str] | None = None) -> Response:
-        return console.render(request, "contrato/new.html", {
-            "values": values, "errors": errors or [], "kinds": BACKUP_KINDS, "required": REQUIRED_KINDS,
-        })
+        return console.render(
+            request,
+            "contrato/new.html",
+            {
+                "values": values,
+                "errors": errors or [],
+                "kinds": BACKUP_KINDS,
+                "required": REQUIRED_KINDS,
+            },
+        )
 
-    def contract_view(request: Request, contract: dict[str, Any], *, message: str | None = None,
-                      error: str | None = None, status_code: int = 200) -> Response:
-        return console.render(request, "contrato/detail.html", {
-            "contract": contract, "state_label": CONTRACT_STATES[contract["state"]],
-            "printable": contract["state"] in PRINTABLE, "can_send": contract["state"] == "guardado",
-            "message": message, "error": error,
-        }, status_code=status_code)
+    def contract_view(
+        request: Request,
+        contract: dict[str, Any],
+        *,
+        message: str | None = None,
+        error: str | None = None,
+        status_code: int = 200,
+    ) -> Response:
+        return console.render(
+            request,
+            "contrato/detail.html",
+            {
+                "contract": contract,
+                "state_label": CONTRACT_STATES[contract["state"]],
+                "printable": contract["state"] in PRINTABLE,
+                "can_send": contract["state"] == "guardado",
+                "message": message,
+                "error": error,
+            },
+            status_code=status_code,
+        )
 
-    def task_view(request: Request, task: dict[str, Any], *, message: str | None = None,
-                  error: str | None = None, reason: str = "") -> Response:
-        return console.render(request, "contrato/task.html", {
-            "task": task, "status_label": TASK_STATES[task["status"]], "kinds": list(BACKUP_KINDS.values()),
-            "can_reply": task["status"] == "observada",
-            "can_dismiss": task["status"] in ("observada", "rechazada"),
-            "message": message, "error": error, "reason": reason,
-        })
+    def task_view(
+        request: Request,
+        task: dict[str, Any],
+        *,
+        message: str | None = None,
+        error: str | None = None,
+        reason: str = "",
+    ) -> Response:
+        return console.render(
+            request,
+            "contrato/task.html",
+            {
+                "task": task,
+                "status_label": TASK_STATES[task["status"]],
+                "kinds": list(BACKUP_KINDS.values()),
+                "can_reply": task["status"] == "observada",
+                "can_dismiss": task["status"] in ("observada", "rechazada"),
+                "message": message,
+                "error": error,
+                "reason": reason,
+            },
+        )
 
     def contract_list(request: Request, error: str | None = None, line: str = "") -> Response:
         contracts = [c for c in reversed(records()["contracts"]) if not line or c["line"] == line]
-        return console.render(request, "contrato/list.html",
-                              {"contracts": contracts, "states": CONTRACT_STATES, "error": error, "line": line})
+        return console.render(
+            request,
+            "contrato/list.html",
+            {"contracts": contracts, "states": CONTRACT_STATES, "error": error, "line": line},
+        )
 
     def task_list(request: Request, error: str | None = None) -> Response:
-        return console.render(request, "contrato/tasks.html", {
-            "tasks": list(reversed(records()["tasks"])), "states": TASK_STATES, "error": error,
-        })
+        return console.render(
+            request,
+            "contrato/tasks.html",
+            {
+                "tasks": list(reversed(records()["tasks"])),
+                "states": TASK_STATES,
+                "error": error,
+            },
+        )
 
     @app.get("/_alive")
     async def alive() -> dict[str, bool]:
@@ -237,8 +291,7 @@ def create_app(world: World) -> FastAPI:
             errors.append("Ingrese un número de línea válido (8 dígitos que empiezan con 6 o 7).")
         elif values["linea"] not in world.state.lines:
             errors.append(f"La línea {values['linea']} no está registrada en el sistema.")
-        for key, label in (("titular", "Titular"), ("ci", "CI del titular"), ("plan", "Plan"),
-                           ("ciudad", "Ciudad")):
+        for key, label in (("titular", "Titular"), ("ci", "CI del titular"), ("plan", "Plan"), ("ciudad", "Ciudad")):
             if not values[key]:
                 errors.append(f"El campo {label} es obligatorio.")
         uploads: list[tuple[str, UploadFile, bytes]] = []
@@ -261,12 +314,22 @@ def create_app(world: World) -> FastAPI:
             return contract_form(request, values, errors)
         number = f"CD-{100 + len(records()['contracts']) + 1:06d}"
         contract = {
-            "number": number, "line": values["linea"], "holder_name": values["titular"],
-            "holder_ci": values["ci"], "plan": values["plan"], "city": values["ciudad"],
-            "state": "guardado", "saved_at": now().isoformat(), "printed_at": None, "prints": 0,
-            "task": None, "history": [],
-            "backups": [keep_upload(kind, upload.filename or kind, upload.content_type or "application/octet-stream",
-                                    content) for kind, upload, content in uploads],
+            "number": number,
+            "line": values["linea"],
+            "holder_name": values["titular"],
+            "holder_ci": values["ci"],
+            "plan": values["plan"],
+            "city": values["ciudad"],
+            "state": "guardado",
+            "saved_at": now().isoformat(),
+            "printed_at": None,
+            "prints": 0,
+            "task": None,
+            "history": [],
+            "backups": [
+                keep_upload(kind, upload.filename or kind, upload.content_type or "application/octet-stream", content)
+                for kind, upload, content in uploads
+            ],
         }
         log(contract, "Guardado")
         records()["contracts"].append(contract)
@@ -292,15 +355,21 @@ def create_app(world: World) -> FastAPI:
         if contract is None:
             return contract_list(request, f"El contrato {number} no existe.")
         if contract["state"] not in PRINTABLE:
-            return contract_view(request, contract, error=(
-                f"El contrato {number} no puede imprimirse en estado {CONTRACT_STATES[contract['state']]}: "
-                "solo se imprimen contratos guardados o aprobados por activaciones."))
+            return contract_view(
+                request,
+                contract,
+                error=(
+                    f"El contrato {number} no puede imprimirse en estado {CONTRACT_STATES[contract['state']]}: "
+                    "solo se imprimen contratos guardados o aprobados por activaciones."
+                ),
+            )
         pdf = contract_pdf(contract)
         contract["state"], contract["printed_at"] = "impreso", now().isoformat()
         contract["prints"] += 1
         log(contract, "Impreso")
-        return Response(pdf, media_type="application/pdf",
-                        headers={"Content-Disposition": f'attachment; filename="{number}.pdf"'})
+        return Response(
+            pdf, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{number}.pdf"'}
+        )
 
     @app.post("/contratos/{number}/enviar")
     async def send_contract(request: Request, number: str) -> Response:
@@ -309,13 +378,28 @@ def create_app(world: World) -> FastAPI:
         if contract is None:
             return contract_list(request, f"El contrato {number} no existe.")
         if contract["state"] != "guardado":
-            return contract_view(request, contract, error=(
-                f"El contrato {number} ya no puede enviarse a análisis "
-                f"(estado {CONTRACT_STATES[contract['state']]})."))
-        task = {"number": f"TA-{len(records()['tasks']) + 1:06d}", "contract": number,
-                "line": contract["line"], "status": "pendiente", "missing_backup": None, "reason": None,
-                "dismiss_reason": None, "submissions": 0, "created_at": now().isoformat(),
-                "answered_at": None, "replies": [], "history": []}
+            return contract_view(
+                request,
+                contract,
+                error=(
+                    f"El contrato {number} ya no puede enviarse a análisis "
+                    f"(estado {CONTRACT_STATES[contract['state']]})."
+                ),
+            )
+        task = {
+            "number": f"TA-{len(records()['tasks']) + 1:06d}",
+            "contract": number,
+            "line": contract["line"],
+            "status": "pendiente",
+            "missing_backup": None,
+            "reason": None,
+            "dismiss_reason": None,
+            "submissions": 0,
+            "created_at": now().isoformat(),
+            "answered_at": None,
+            "replies": [],
+            "history": [],
+        }
         records()["tasks"].append(task)
         contract["task"] = task["number"]
         submit_for_analysis(task, contract)
@@ -327,8 +411,11 @@ def create_app(world: World) -> FastAPI:
         for contract in records()["contracts"]:
             for backup in contract["backups"]:
                 if backup["blob_id"] == blob_id:
-                    return Response(world.blobs[blob_id], media_type=backup["content_type"], headers={
-                        "Content-Disposition": f'attachment; filename="{backup["file_name"]}"'})
+                    return Response(
+                        world.blobs[blob_id],
+                        media_type=backup["content_type"],
+                        headers={"Content-Disposition": f'attachment; filename="{backup["file_name"]}"'},
+                    )
         return contract_list(request, "El respaldo solicitado no existe.")
 
     @app.get("/tareas")
@@ -357,24 +444,30 @@ def create_app(world: World) -> FastAPI:
             return task_list(request, f"La tarea {number} no existe.")
         form = await request.form()
         if task["status"] != "observada":
-            return task_view(request, task, error=(
-                f"La tarea {number} no admite respuesta en estado {TASK_STATES[task['status']]}."))
+            return task_view(
+                request, task, error=(f"La tarea {number} no admite respuesta en estado {TASK_STATES[task['status']]}.")
+            )
         kind = str(form.get("tipo", ""))
         upload = form.get("documento")
         content = await upload.read() if isinstance(upload, UploadFile) and upload.filename else b""
         if kind not in BACKUP_KINDS.values():
             return task_view(request, task, error="Seleccione el tipo de respaldo que adjunta.")
-        if not content:
+        if not content or not isinstance(upload, UploadFile):
             return task_view(request, task, error="Adjunte el documento solicitado por activaciones.")
         if len(content) > MAX_FILE_BYTES:
             return task_view(request, task, error="El documento supera los 5 MB permitidos.")
         contract = find("contracts", task["contract"])
         assert contract is not None
-        backup = keep_upload(kind, upload.filename or kind, upload.content_type or "application/octet-stream",
-                             content)
+        backup = keep_upload(kind, upload.filename or kind, upload.content_type or "application/octet-stream", content)
         contract["backups"].append(backup)
-        task["replies"].append({"kind": kind, "file_name": backup["file_name"], "at": backup["attached_at"],
-                                "comment": str(form.get("comentario", "")).strip()})
+        task["replies"].append(
+            {
+                "kind": kind,
+                "file_name": backup["file_name"],
+                "at": backup["attached_at"],
+                "comment": str(form.get("comentario", "")).strip(),
+            }
+        )
         log(task, f"Respondida con {kind}: {backup['file_name']}")
         submit_for_analysis(task, contract)
         return RedirectResponse(f"/tareas/{number}?respondida=1", status_code=303)
@@ -388,8 +481,11 @@ def create_app(world: World) -> FastAPI:
         form = await request.form()
         reason = str(form.get("motivo", "")).strip()
         if task["status"] not in ("observada", "rechazada"):
-            return task_view(request, task, error=(
-                f"La tarea {number} no puede desestimarse en estado {TASK_STATES[task['status']]}."))
+            return task_view(
+                request,
+                task,
+                error=(f"La tarea {number} no puede desestimarse en estado {TASK_STATES[task['status']]}."),
+            )
         if not reason:
             return task_view(request, task, error="Indique el motivo de la desestimación.")
         contract = find("contracts", task["contract"])

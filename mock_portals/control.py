@@ -64,8 +64,12 @@ def create_app(world: World) -> FastAPI:
         if ticket is None:
             raise HTTPException(404, f"no ticket {ticket_id}")
         comment = customer_says(world, ticket, message.body, documents=message.documents)
-        return {"ticket": ticket_id, "comment_id": comment.id, "attachment_ids": comment.attachment_ids,
-                "status": ticket.status}
+        return {
+            "ticket": ticket_id,
+            "comment_id": comment.id,
+            "attachment_ids": comment.attachment_ids,
+            "status": ticket.status,
+        }
 
     @app.get("/_control/urls")
     async def urls() -> dict[str, str]:

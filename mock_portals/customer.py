@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import io
 import re
 import unicodedata
@@ -36,7 +37,7 @@ from loguru import logger
 from PIL import Image, ImageDraw, ImageFont
 
 # MACROS and REPLY_KEYS are also read from here by the tests and the regression catalogue.
-from mock_portals.macro_names import ALIASES, MACROS, REPLY_KEYS, SHORT_NAME_OF_TITLE
+from mock_portals.macro_names import ALIASES, SHORT_NAME_OF_TITLE
 from mock_portals.world import (
     Comment,
     CustomerReply,
@@ -83,8 +84,9 @@ def reply_key(script: CustomerScript, title: str) -> str | None:
     return None
 
 
-def customer_says(world: World, ticket: Ticket, body: str, *, documents: bool = False,
-                  script: CustomerScript | None = None) -> Comment:
+def customer_says(
+    world: World, ticket: Ticket, body: str, *, documents: bool = False, script: CustomerScript | None = None
+) -> Comment:
     """Add a WhatsApp message of the ticket's requester, with the CI photos and selfie if asked."""
     files: list[tuple[str, str, bytes]] = []
     if documents:
@@ -98,8 +100,13 @@ def document_holder(world: World, ticket: Ticket, script: CustomerScript | None)
     """Name and CI the photos show: the script's, else the ticket's holder, else the line's holder."""
     line = world.state.lines.get(ticket.fields.line or "")
     requester = world.state.users.get(ticket.requester_id)
-    name = ((script and script.document_name) or ticket.fields.holder_name
-            or (line and line.holder_name) or (requester and requester.name) or "Cliente")
+    name = (
+        (script and script.document_name)
+        or ticket.fields.holder_name
+        or (line and line.holder_name)
+        or (requester and requester.name)
+        or "Cliente"
+    )
     ci = (script and script.document_ci) or ticket.fields.holder_ci or (line and line.holder_ci) or "0000000"
     return name, ci
 
@@ -143,8 +150,11 @@ def review_body(answer: ReviewerAnswer) -> str:
 
 def is_review_request(world: World, comment: Comment) -> bool:
     author = world.state.users.get(comment.author_id)
-    return (not comment.public and REVIEW_REQUEST in comment.body
-            and not (author is not None and author.email == SUPERVISOR_EMAIL))
+    return (
+        not comment.public
+        and REVIEW_REQUEST in comment.body
+        and not (author is not None and author.email == SUPERVISOR_EMAIL)
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -153,15 +163,17 @@ def is_review_request(world: World, comment: Comment) -> bool:
 @lru_cache(maxsize=8)
 def _font(size: int, bold: bool = False) -> tuple[Any, bool]:
     """A font of that size, and whether it can draw accents (Pillow's built-in one cannot)."""
-    for name in (("DejaVuSans-Bold.ttf", "LiberationSans-Bold.ttf") if bold
-                 else ("DejaVuSans.ttf", "LiberationSans-Regular.ttf")):
+    for name in (
+        ("DejaVuSans-Bold.ttf", "LiberationSans-Bold.ttf") if bold else ("DejaVuSans.ttf", "LiberationSans-Regular.ttf")
+    ):
         with contextlib.suppress(OSError):
             return ImageFont.truetype(name, size), True
     return ImageFont.load_default(size), False
 
 
-def _write(draw: ImageDraw.ImageDraw, xy: tuple[int, int], text: str, size: int, *, bold: bool = False,
-           fill: str = "#1b2a3a") -> None:
+def _write(
+    draw: ImageDraw.ImageDraw, xy: tuple[int, int], text: str, size: int, *, bold: bool = False, fill: str = "#1b2a3a"
+) -> None:
     font, full = _font(size, bold)
     if not full:
         text = unicodedata.normalize("NFKD", text.replace("—", "-")).encode("ascii", "ignore").decode()
@@ -216,7 +228,7 @@ def document_images(name: str, ci: str) -> dict[str, bytes]:
     draw.ellipse((150, 160, 162, 172), fill="#33302d")
     draw.ellipse((198, 160, 210, 172), fill="#33302d")
     draw.arc((150, 180, 210, 225), 20, 160, fill="#8c4a3c", width=3)
-    draw.line((285, 300, 300, 215), fill="#e2c2a0", width=10)   # the distinctive gesture: two fingers up
+    draw.line((285, 300, 300, 215), fill="#e2c2a0", width=10)  # the distinctive gesture: two fingers up
     draw.line((292, 300, 325, 222), fill="#e2c2a0", width=10)
     draw.ellipse((268, 290, 318, 340), fill="#e2c2a0")
     draw.rounded_rectangle((40, 330, 190, 420), radius=8, fill="#dfe9f2", outline="#2f5d87", width=3)
@@ -292,19 +304,24 @@ class CustomerSimulator:
                 index = watch.macros_seen
                 watch.macros_seen += 1
                 watch.customer_turn = self._queue(
-                    ticket, watch, watch.customer_turn, lambda i=index, t=ticket: self._answer_macro(state, t, i))
+                    ticket, watch, watch.customer_turn, functools.partial(self._answer_macro, state, ticket, index)
+                )
             while watch.comments_seen < len(ticket.comments):
                 comment = ticket.comments[watch.comments_seen]
                 watch.comments_seen += 1
                 if is_review_request(self.world, comment):
                     watch.review_requests += 1
                     watch.reviewer_turn = self._queue(
-                        ticket, watch, watch.reviewer_turn,
-                        lambda n=watch.review_requests, t=ticket: self._review(state, t, n))
+                        ticket,
+                        watch,
+                        watch.reviewer_turn,
+                        functools.partial(self._review, state, ticket, watch.review_requests),
+                    )
 
     # -- turns ----------------------------------------------------------------------------------
-    def _queue(self, ticket: Ticket, watch: _Watch, previous: asyncio.Task[None] | None,
-               step: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
+    def _queue(
+        self, ticket: Ticket, watch: _Watch, previous: asyncio.Task[None] | None, step: Callable[[], Awaitable[None]]
+    ) -> asyncio.Task[None]:
         async def in_turn() -> None:
             if previous is not None:
                 await asyncio.wait([previous])  # waits without inheriting its failure or cancellation
@@ -332,10 +349,22 @@ class CustomerSimulator:
     def _current(self, state: WorldState) -> bool:
         return self.world.state is state
 
-    def _record(self, ticket: Ticket, action: str, *, macro: str | None = None,
-                occurrence: int | None = None, detail: str | None = None) -> None:
-        entry: dict[str, Any] = {"ticket": ticket.id, "macro": macro,
-                                 "occurrence": occurrence, "action": action, "at": utc_now().isoformat()}
+    def _record(
+        self,
+        ticket: Ticket,
+        action: str,
+        *,
+        macro: str | None = None,
+        occurrence: int | None = None,
+        detail: str | None = None,
+    ) -> None:
+        entry: dict[str, Any] = {
+            "ticket": ticket.id,
+            "macro": macro,
+            "occurrence": occurrence,
+            "action": action,
+            "at": utc_now().isoformat(),
+        }
         if detail:
             entry["detail"] = detail
         self.world.state.records.setdefault(RECORDS_KEY, []).append(entry)
@@ -372,8 +401,13 @@ class CustomerSimulator:
         if reply.token not in (None, "silent"):
             sms = await self._new_sms(state, say.ticket, script, after=say.at)
             if sms is None:
-                self._record(say.ticket, "no_sms", macro=say.macro, occurrence=say.occurrence,
-                             detail=f"no new SMS from {TOKEN_SENDER} on line {self._line(say.ticket, script)}")
+                self._record(
+                    say.ticket,
+                    "no_sms",
+                    macro=say.macro,
+                    occurrence=say.occurrence,
+                    detail=f"no new SMS from {TOKEN_SENDER} on line {self._line(say.ticket, script)}",
+                )
                 return
             code = token_code(sms.text) or sms.text.strip()
             if reply.token == "late":
@@ -392,8 +426,13 @@ class CustomerSimulator:
             actions = [f"token_{reply.token}"]
         if reply.documents:
             actions.append("documents")
-        customer_says(self.world, say.ticket, body if body is not None else DOCUMENTS_ONLY_BODY,
-                      documents=reply.documents, script=script)
+        customer_says(
+            self.world,
+            say.ticket,
+            body if body is not None else DOCUMENTS_ONLY_BODY,
+            documents=reply.documents,
+            script=script,
+        )
         self._record(say.ticket, "+".join(actions), macro=say.macro, occurrence=say.occurrence)
 
     def _line(self, ticket: Ticket, script: CustomerScript) -> str:
@@ -403,8 +442,7 @@ class CustomerSimulator:
         digits = re.sub(r"\D", "", (requester.phone if requester else "") or "")
         return digits[-8:]
 
-    async def _new_sms(self, state: WorldState, ticket: Ticket, script: CustomerScript,
-                       after: datetime) -> Sms | None:
+    async def _new_sms(self, state: WorldState, ticket: Ticket, script: CustomerScript, after: datetime) -> Sms | None:
         """The newest SMS from 7371 on the line not answered yet, waiting for it up to ``sms_wait_seconds``.
 
         Told that a code is on its way, a person who only has an older unanswered SMS gives the new
@@ -439,7 +477,7 @@ class CustomerSimulator:
         await asyncio.sleep(script.delay_seconds if answer.delay_seconds is None else answer.delay_seconds)
         if not self._current(state):
             return
-        self.world.add_comment(ticket, author_id=supervisor(self.world).id, body=review_body(answer),
-                               public=False, via="web")
+        self.world.add_comment(
+            ticket, author_id=supervisor(self.world).id, body=review_body(answer), public=False, via="web"
+        )
         self._record(ticket, f"review_{answer.decision}", occurrence=number)
-

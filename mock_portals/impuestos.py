@@ -36,9 +36,9 @@ def kind_label(taxpayer: TaxpayerSpec) -> str:
 
 
 def create_app(world: World) -> FastAPI:
-    console = LegacyConsole(world, "impuestos",
-                            "Servicio de Impuestos Nacionales - Padrón Nacional de Contribuyentes (Consulta)",
-                            home="/")
+    console = LegacyConsole(
+        world, "impuestos", "Servicio de Impuestos Nacionales - Padrón Nacional de Contribuyentes (Consulta)", home="/"
+    )
     app = console.app
 
     @app.get("/_alive")
@@ -52,11 +52,20 @@ def create_app(world: World) -> FastAPI:
         console.require_session(request)
         nit = nit.strip()
         if not NIT.match(nit):
-            return console.render(request, "impuestos/search.html",
-                                  {"nit": nit, "error": "Ingrese un NIT válido: solo números, de 5 a 15 dígitos."})
+            return console.render(
+                request,
+                "impuestos/search.html",
+                {"nit": nit, "error": "Ingrese un NIT válido: solo números, de 5 a 15 dígitos."},
+            )
         taxpayer = world.state.taxpayers.get(nit)
-        return console.render(request, "impuestos/result.html", {
-            "nit": nit, "taxpayer": taxpayer, "kind": kind_label(taxpayer) if taxpayer else None,
-        })
+        return console.render(
+            request,
+            "impuestos/result.html",
+            {
+                "nit": nit,
+                "taxpayer": taxpayer,
+                "kind": kind_label(taxpayer) if taxpayer else None,
+            },
+        )
 
     return app

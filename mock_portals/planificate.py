@@ -24,12 +24,16 @@ def create_app(world: World) -> FastAPI:
         console.require_session(request)
         number = linea.strip()
         if not number.isdigit() or len(number) != 8:
-            return console.render(request, "planificate/search.html",
-                                  {"number": number, "error": "Ingrese un número de línea de 8 dígitos."})
+            return console.render(
+                request,
+                "planificate/search.html",
+                {"number": number, "error": "Ingrese un número de línea de 8 dígitos."},
+            )
         line = world.state.lines.get(number)
         # Planifícate knows nothing of lines outside our records, and some of ours give it no result.
         no_result = line is None or (line.other_operator is None and line.recommended_plans is None)
-        return console.render(request, "planificate/result.html",
-                              {"number": number, "line": line, "no_result": no_result})
+        return console.render(
+            request, "planificate/result.html", {"number": number, "line": line, "no_result": no_result}
+        )
 
     return app

@@ -13,7 +13,7 @@ world's line, so a line AR migrated shows up here as Pospago with its new plan.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
@@ -39,7 +39,7 @@ def console_time(moment: datetime | None) -> str:
     """A date-time the way Qvantel prints it (La Paz time, to the minute), or "Sin registro"."""
     if moment is None:
         return "Sin registro"
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     return f"{aware.astimezone(LA_PAZ):%d/%m/%Y %H:%M}"
 
 
@@ -100,11 +100,15 @@ def create_app(world: World) -> FastAPI:
         console.require_session(request)
         number = numero.strip()
         found = world.state.lines.get(number)
-        return console.render(request, "qvantel/sheet.html", {
-            "number": number,
-            "line": found,
-            "last_sim_recovery": console_time(found.last_sim_recovery) if found else "",
-        })
+        return console.render(
+            request,
+            "qvantel/sheet.html",
+            {
+                "number": number,
+                "line": found,
+                "last_sim_recovery": console_time(found.last_sim_recovery) if found else "",
+            },
+        )
 
     # -- Televentas Digital: confirm the registration ------------------------------------------
     def confirm_form(request: Request, found: Line, values: dict[str, str], error: str | None = None) -> Response:
@@ -135,8 +139,9 @@ def create_app(world: World) -> FastAPI:
         if not values["acmo"]:
             return confirm_form(request, found, values, "Ingrese el ACMO (código de agente / operación).")
         if not ACMO_CODE.match(values["acmo"]):
-            return confirm_form(request, found, values,
-                                "El ACMO solo admite letras, números, puntos y guiones (hasta 30 caracteres).")
+            return confirm_form(
+                request, found, values, "El ACMO solo admite letras, números, puntos y guiones (hasta 30 caracteres)."
+            )
         if found.confirmed:
             return RedirectResponse(line_view(number) + "&aviso=ya_confirmada", status_code=303)
         if not same_holder(values["ci"], found.holder_ci):
@@ -144,9 +149,14 @@ def create_app(world: World) -> FastAPI:
         found.confirmed = True
         found.confirmed_at = now()
         found.acmo = values["acmo"]
-        records()["confirmations"].append({
-            "line": number, "acmo": found.acmo, "session": sid[:6], "confirmed_at": found.confirmed_at.isoformat(),
-        })
+        records()["confirmations"].append(
+            {
+                "line": number,
+                "acmo": found.acmo,
+                "session": sid[:6],
+                "confirmed_at": found.confirmed_at.isoformat(),
+            }
+        )
         return RedirectResponse(line_view(number) + "&aviso=confirmada", status_code=303)
 
     return app

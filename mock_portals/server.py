@@ -38,8 +38,15 @@ APPS: dict[str, str] = {
 
 #: Ports of ``rpa mocks serve`` by default; the product's settings point at these.
 DEFAULT_PORTS: dict[str, int] = {
-    "control": 8700, "zendesk": 8701, "planificate": 8702, "qvantel": 8703, "ar": 8704,
-    "bccs": 8705, "contrato": 8706, "syshelp": 8707, "impuestos": 8708,
+    "control": 8700,
+    "zendesk": 8701,
+    "planificate": 8702,
+    "qvantel": 8703,
+    "ar": 8704,
+    "bccs": 8705,
+    "contrato": 8706,
+    "syshelp": 8707,
+    "impuestos": 8708,
 }
 
 
@@ -57,8 +64,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 class MockServers:
     """Every mock console over one world, on loopback."""
 
-    def __init__(self, scenario: Scenario | None = None, *, host: str = "127.0.0.1",
-                 ports: dict[str, int] | None = None) -> None:
+    def __init__(
+        self, scenario: Scenario | None = None, *, host: str = "127.0.0.1", ports: dict[str, int] | None = None
+    ) -> None:
         self.world = World(scenario)
         self.host = host
         chosen = ports if ports is not None else {}
@@ -73,8 +81,9 @@ class MockServers:
         for name, target in APPS.items():
             app = _factory(target)(self.world)
             app.state.urls = self.urls
-            config = uvicorn.Config(app, host=self.host, port=self.ports[name], log_level="warning",
-                                    access_log=False, lifespan="off")
+            config = uvicorn.Config(
+                app, host=self.host, port=self.ports[name], log_level="warning", access_log=False, lifespan="off"
+            )
             servers.append(uvicorn.Server(config))
         return servers
 
@@ -82,7 +91,7 @@ class MockServers:
         """Serve until ``stop`` is called (or the task is cancelled), with the scripted customers answering."""
         self._servers = self._build()
         for server in self._servers:
-            server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+            server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]
         # On this loop, like the servers: the world is only ever changed from here.
         customers = asyncio.create_task(CustomerSimulator(self.world).run(), name="customer-simulator")
         try:

@@ -37,8 +37,13 @@ def validate(values: dict[str, str]) -> list[str]:
         errors.append("Seleccione el Tipo del ticket.")
     elif values["subtipo"] not in subtypes:
         errors.append("Seleccione un Subtipo válido para el Tipo elegido.")
-    for key, label in (("entidad", "Nombre de la Entidad"), ("contacto", "Nombre del contacto"),
-                       ("telefono", "Nro de teléfono"), ("correo", "Correo"), ("descripcion", "Descripción")):
+    for key, label in (
+        ("entidad", "Nombre de la Entidad"),
+        ("contacto", "Nombre del contacto"),
+        ("telefono", "Nro de teléfono"),
+        ("correo", "Correo"),
+        ("descripcion", "Descripción"),
+    ):
         if not values[key]:
             errors.append(f"El campo {label} es obligatorio.")
     if values["telefono"] and not PHONE.match(re.sub(r"[\s-]", "", values["telefono"])):
@@ -58,10 +63,16 @@ def create_app(world: World) -> FastAPI:
         return world.state.records.setdefault("syshelp", {"tickets": []})["tickets"]
 
     def ticket_form(request: Request, values: dict[str, str], errors: list[str] | None = None) -> Response:
-        return console.render(request, "syshelp/new.html", {
-            "values": values, "errors": errors or [], "types": list(TICKET_TYPES),
-            "subtypes": TICKET_TYPES.get(values.get("tipo", ""), []),
-        })
+        return console.render(
+            request,
+            "syshelp/new.html",
+            {
+                "values": values,
+                "errors": errors or [],
+                "types": list(TICKET_TYPES),
+                "subtypes": TICKET_TYPES.get(values.get("tipo", ""), []),
+            },
+        )
 
     @app.get("/_alive")
     async def alive() -> dict[str, bool]:
@@ -94,12 +105,20 @@ def create_app(world: World) -> FastAPI:
             return ticket_form(request, values, errors)
         registered = now()
         number = f"SH-{registered:%Y}-{len(tickets()) + 1:06d}"
-        tickets().append({
-            "number": number, "tipo": values["tipo"], "subtipo": values["subtipo"],
-            "entity_name": values["entidad"], "contact_name": values["contacto"],
-            "phone": values["telefono"], "email": values["correo"], "description": values["descripcion"],
-            "status": "Registrado", "registered_at": registered.isoformat(),
-        })
+        tickets().append(
+            {
+                "number": number,
+                "tipo": values["tipo"],
+                "subtipo": values["subtipo"],
+                "entity_name": values["entidad"],
+                "contact_name": values["contacto"],
+                "phone": values["telefono"],
+                "email": values["correo"],
+                "description": values["descripcion"],
+                "status": "Registrado",
+                "registered_at": registered.isoformat(),
+            }
+        )
         return RedirectResponse(f"/tickets/{number}?registrado=1", status_code=303)
 
     @app.get("/tickets/{number}")
@@ -107,9 +126,14 @@ def create_app(world: World) -> FastAPI:
         console.require_session(request)
         ticket = next((t for t in tickets() if t["number"] == number), None)
         if ticket is None:
-            return console.render(request, "syshelp/list.html", {
-                "tickets": list(reversed(tickets())), "error": f"El ticket {number} no existe.",
-            })
+            return console.render(
+                request,
+                "syshelp/list.html",
+                {
+                    "tickets": list(reversed(tickets())),
+                    "error": f"El ticket {number} no existe.",
+                },
+            )
         return console.render(request, "syshelp/detail.html", {"ticket": ticket, "just_registered": bool(registrado)})
 
     return app

@@ -24,7 +24,7 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,7 +40,7 @@ LINE_NUMBER = re.compile(r"^[67]\d{7}$")
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Model(BaseModel):
@@ -138,12 +138,16 @@ class CustomerReply(Model):
     """The customer's answer to one application of a macro; ``{silent: true}`` answers nothing."""
 
     silent: bool = False
-    text: str | None = Field(None, description="the WhatsApp message; with token, '{token}' marks where the code "
-                                               "goes (else the code follows the text)")
+    text: str | None = Field(
+        None,
+        description="the WhatsApp message; with token, '{token}' marks where the code "
+        "goes (else the code follows the text)",
+    )
     documents: bool = Field(False, description="attach ci_anverso.png, ci_reverso.png and selfie_ci.png")
     token: TokenMode | None = Field(
-        None, description="send back the code of the newest SMS from 7371 on the line: on time, once expired "
-                          "(token_ttl_seconds + 0.5 s after it was sent), with one character changed, or not at all",
+        None,
+        description="send back the code of the newest SMS from 7371 on the line: on time, once expired "
+        "(token_ttl_seconds + 0.5 s after it was sent), with one character changed, or not at all",
     )
     delay_seconds: float | None = Field(None, ge=0, description="overrides the script's delay_seconds")
 
@@ -172,7 +176,7 @@ class CustomerScript(Model):
     replies: dict[str, list[CustomerReply]] = Field(
         default_factory=dict,
         description="macro short name -> one reply or a list, one per application (the last repeats); "
-                    "a macro with no entry gets no answer",
+        "a macro with no entry gets no answer",
     )
     reviewer: list[ReviewerAnswer] = Field(
         default_factory=lambda: [ReviewerAnswer(decision="silent")],
@@ -341,8 +345,10 @@ class WorldState(Model):
     # Consoles added by later features keep their records here, keyed by console name.
     records: dict[str, Any] = Field(default_factory=dict)
     faults: dict[str, FaultState] = Field(default_factory=lambda: {p: FaultState() for p in PORTALS})
-    requests: dict[str, int] = Field(default_factory=lambda: {p: 0 for p in PORTALS},
-                                     description="HTTP requests each portal answered (tests count retries)")
+    requests: dict[str, int] = Field(
+        default_factory=lambda: {p: 0 for p in PORTALS},
+        description="HTTP requests each portal answered (tests count retries)",
+    )
 
 
 AGENT_USER_ID = 1
@@ -379,8 +385,8 @@ class World:
         )
         state.users[BOT_USER_ID] = User(id=BOT_USER_ID, name="Liza", role="agent")
         self.state = state
-        for spec in scenario.tickets:
-            self._seed_ticket(spec)
+        for ticket_spec in scenario.tickets:
+            self._seed_ticket(ticket_spec)
 
     def next_id(self) -> int:
         return next(self._ids)
@@ -389,25 +395,44 @@ class World:
         requester = User(id=self.next_id(), name=spec.requester_name, phone=spec.requester_phone)
         self.state.users[requester.id] = requester
         ticket = Ticket(
-            id=spec.id, subject=spec.subject, requester_id=requester.id, status=spec.status,
-            fields=spec.fields, customer=spec.customer,
+            id=spec.id,
+            subject=spec.subject,
+            requester_id=requester.id,
+            status=spec.status,
+            fields=spec.fields,
+            customer=spec.customer,
         )
         self.state.tickets[spec.id] = ticket
         for message in spec.conversation:
             author = {"customer": requester.id, "bot": BOT_USER_ID, "agent": AGENT_USER_ID}[message.author]
             self.add_comment(ticket, author_id=author, body=message.body, public=message.public, via="whatsapp")
 
-    def add_comment(self, ticket: Ticket, *, author_id: int, body: str, public: bool,
-                    attachment_ids: list[int] | None = None, via: str = "api") -> Comment:
-        comment = Comment(id=self.next_id(), author_id=author_id, body=body, public=public,
-                          attachment_ids=attachment_ids or [], via=via)
+    def add_comment(
+        self,
+        ticket: Ticket,
+        *,
+        author_id: int,
+        body: str,
+        public: bool,
+        attachment_ids: list[int] | None = None,
+        via: str = "api",
+    ) -> Comment:
+        comment = Comment(
+            id=self.next_id(),
+            author_id=author_id,
+            body=body,
+            public=public,
+            attachment_ids=attachment_ids or [],
+            via=via,
+        )
         ticket.comments.append(comment)
         ticket.updated_at = utc_now()
         return comment
 
     def add_blob(self, file_name: str, content_type: str, content: bytes, token: str) -> Attachment:
-        attachment = Attachment(id=self.next_id(), token=token, file_name=file_name,
-                                content_type=content_type, size=len(content))
+        attachment = Attachment(
+            id=self.next_id(), token=token, file_name=file_name, content_type=content_type, size=len(content)
+        )
         self.state.attachments[attachment.id] = attachment
         self.blobs[attachment.id] = content
         return attachment

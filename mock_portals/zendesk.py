@@ -19,7 +19,7 @@ import html
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -93,7 +93,7 @@ STATUS_LABELS: dict[str, str] = {"new": "Nuevo", **{api: ui for ui, api in STATU
 UPDATABLE_STATUSES = frozenset(STATUS_API.values())
 
 #: Configuration objects are older than any ticket; a fixed date keeps their JSON stable.
-ACCOUNT_CREATED = datetime(2024, 1, 15, 12, 0, tzinfo=timezone.utc)
+ACCOUNT_CREATED = datetime(2024, 1, 15, 12, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -110,127 +110,196 @@ class MacroSpec:
 #: Macro ids are ``MACRO_ID_BASE + row`` (1-based row of PROCESS.md's "Macros" table).
 MACRO_ID_BASE = 360002000000
 MACROS: tuple[MacroSpec, ...] = (
-    MacroSpec("Primer contacto",
-              "Móvil::WhatsApp::Migración Pre a Post::Saludo Inicial::Primer contacto",
-              "En Espera", "En progreso::Datos Insuficientes",
-              "¡Hola! Gracias por escribirnos. Con gusto te ayudamos a pasar tu línea prepago a un plan pospago. "
-              "Por favor, indícanos el nombre completo y el número de carnet de identidad del titular, la línea "
-              "que deseas migrar y la ciudad desde la que nos escribes. ¿La factura será a nombre del titular?"),
-    MacroSpec("Segundo contacto",
-              "Móvil::WhatsApp::Migración Pre a Post::Saludo Inicial::Segundo contacto",
-              "Pendiente", "En progreso::Datos Insuficientes",
-              "¡Hola de nuevo! Seguimos atentos a tu solicitud de plan pospago. Para continuar necesitamos el "
-              "nombre completo y el carnet de identidad del titular, la línea a migrar y tu ciudad."),
-    MacroSpec("Cliente no Contesta",
-              "Móvil::WhatsApp::Migración Pre a Post::Saludo Inicial::Cliente No Contesta::Mega Plan X",
-              "Pendiente", "No Aplica::Incontactable",
-              "Hola, intentamos comunicarnos contigo para continuar con tu solicitud del Mega Plan, sin recibir "
-              "respuesta. Cuando quieras retomarla, escríbenos a este mismo número y con gusto te atenderemos."),
-    MacroSpec("Gestión",
-              "Respuesta rápida::Opción 4",
-              "Abierto", None,
-              "Gracias por la información. Estamos procesando tu consulta en nuestro sistema; las validaciones "
-              "tomarán unos minutos. Te escribimos apenas tengamos el resultado."),
-    MacroSpec("Rechazo FR/RO",
-              "Móvil::WhatsApp::Migración de Pre a Post::No califica::Línea en FR/RO",
-              "Resuelto", "No clasifica::OTRO",
-              "Lamentamos informarte que tu línea tiene una restricción que no permite la migración por ahora. "
-              "Te invitamos a acercarte a cualquiera de nuestras oficinas con tu carnet de identidad para "
-              "regularizarla."),
-    MacroSpec("Línea de otra compañía",
-              "Móvil::WhatsApp::Migración de Pre a Post::No califica::Línea de otra compañía",
-              "Pendiente", "No aplica::Contrato en otra Telefonía",
-              "Verificamos que la línea indicada pertenece a otra compañía. Para acceder a nuestros planes "
-              "pospago puedes solicitar la portabilidad de tu número en una de nuestras oficinas. "
-              "¿Te interesa hacer la portación?"),
-    MacroSpec("Derivación Autoagenda Cita Web",
-              "Móvil::WhatsApp::Migración de Pre a Post::No califica::Derivación Autogenda Cita Web",
-              "Resuelto", None,
-              "¡Excelente! Puedes agendar tu cita de portabilidad en nuestra página web, en la sección "
-              "Autoagenda Cita Web, eligiendo la oficina y el horario que prefieras. ¡Te esperamos!"),
-    MacroSpec("Línea 3G",
-              "Móvil::WhatsApp::Migración de Pre a Post::No califica::Línea 3G",
-              "En Espera", None,
-              "Tu línea usa un chip 3G. Para migrar a un plan pospago primero debes renovar tu chip a uno LTE "
-              "en cualquiera de nuestras oficinas, salvo que prefieras activar el plan en una línea nueva. "
-              "¿Cómo deseas continuar?"),
-    MacroSpec("Deuda en Otra Operadora MP",
-              "Móvil::WhatsApp::Migración de Pre a Post::No califica::Deuda en Otra Operadora MP",
-              "Pendiente", "No califica::Mora",
-              "Verificamos que tu línea tiene una deuda pendiente con tu anterior operadora. Para continuar, "
-              "primero debes regularizarla con ella; cuando lo hayas hecho, escríbenos y con gusto te ayudamos."),
-    MacroSpec("Oferta confirmada",
-              "Móvil::WhatsApp::Migración de Pre a Post::Oferta::Línea Confirmada + Plan",
-              "En Espera", "En progreso::Datos insuficientes",
-              "¡Buenas noticias! Tu línea puede migrar a un plan pospago. Te enviamos la imagen con los planes "
-              "vigentes. Para continuar, dinos qué plan eliges y envíanos una foto del anverso y del reverso de "
-              "tu carnet de identidad vigente y una selfie sosteniendo tu carnet mientras haces una seña."),
-    MacroSpec("Oferta sin confirmación",
-              "Móvil::WhatsApp::Migración de Pre a Post::Oferta::Línea sin confirmación + Plan",
-              "En Espera", "En progreso::Datos insuficientes",
-              "¡Buenas noticias! Tu línea puede migrar a un plan pospago. Te enviamos la imagen con los planes "
-              "vigentes. Para continuar, dinos qué plan eliges y envíanos una foto del anverso y del reverso de "
-              "tu carnet de identidad vigente y una selfie sosteniendo tu carnet mientras haces una seña. Como tu "
-              "línea aún no está confirmada a tu nombre, al enviarnos estas fotos nos autorizas a confirmarla."),
-    MacroSpec("Recontacto sin Respuesta",
-              "Móvil::WhatsApp::Migración Pre a Post::Recontacto Sin Respuesta",
-              "Pendiente", "En progreso::Datos Insuficientes",
-              "Hola, seguimos esperando tu respuesta para continuar con tu plan pospago. Por favor respóndenos "
-              "o indícanos un horario en el que podamos contactarte."),
-    MacroSpec("Cliente no es titular",
-              "Transacción no exitosa::Cliente no es titular",
-              "Resuelto", None,
-              "Lamentamos informarte que no podemos continuar con la solicitud: los datos enviados no "
-              "corresponden al titular de la línea, y la migración debe solicitarla el titular."),
-    MacroSpec("Confirmación Plan + T&C",
-              "Móvil::WhatsApp::Confirmación::Plan + T&C sin Teléfono",
-              "En Espera", "En progreso::En Gestión",
-              "Para completar tu migración, confirma que aceptas las características del plan elegido y sus "
-              "términos y condiciones del servicio respondiendo con la palabra ACEPTO."),
-    MacroSpec("Envío SMS por AR",
-              "Móvil::WhatsApp::Migración de Pre a Post::Tocken::Envío SMS por AR",
-              "En Espera", "En progreso::En Gestión",
-              "En unos momentos recibirás un SMS del número 7371 con un código de verificación. Por favor, "
-              "envíanoslo por este medio apenas te llegue: vence en unos 10 minutos."),
-    MacroSpec("2do Tocken",
-              "Móvil::WhatsApp::Migración de Pre a Post::Tocken::Envío SMS 2do Tocken por Vencimiento",
-              "En Espera", "En progreso::En Gestión",
-              "El código anterior venció. Te enviamos un nuevo SMS desde el número 7371 con otro código de "
-              "verificación; por favor compártelo con nosotros apenas lo recibas."),
-    MacroSpec("Tocken: Cliente no contesta",
-              "Móvil::WhatsApp::Migración de Pre a Post::Tocken::Cliente no contesta",
-              "Pendiente", "En progreso::En Gestión",
-              "No recibimos el código de verificación. ¿Estás disponible para que generemos uno nuevo? Si "
-              "prefieres, indícanos un horario en el que podamos contactarte."),
-    MacroSpec("Deuda Histórica Móvil",
-              "Móvil::WhatsApp::Migración Pre a Post::No Califica::Deuda Histórica Móvil",
-              "Resuelto", "No califica::Mora",
-              "Lamentamos informarte que no es posible realizar la migración porque registras una deuda "
-              "histórica pendiente con nosotros. Una vez cancelada, podrás solicitar nuevamente tu plan pospago."),
-    MacroSpec("Análisis de Riesgo",
-              "Móvil::WhatsApp::Migración de Pre a Post::Rechaza::En Revisión de Activaciones",
-              "En Espera", None,
-              "Tu solicitud está en proceso de aprobación en nuestra área de activaciones. Te contactaremos "
-              "nuevamente apenas tengamos una respuesta."),
-    MacroSpec("Subsanar Observación",
-              "Móvil::WhatsApp::Migración de Pre a Post::Rechaza::Corregir observación",
-              "En Espera", "En progreso",
-              "Para continuar con la aprobación de tu solicitud necesitamos un dato o documento adicional. "
-              "Por favor envíanos lo que te detallamos a continuación."),
-    MacroSpec("Solicitud Infactible",
-              "Móvil::WhatsApp::Migración de Pre a Post::Rechaza::Solicitud Infactible",
-              "Resuelto", None,
-              "Lamentamos informarte que tu solicitud de migración no pudo ser aprobada. Gracias por tu "
-              "interés; quedamos a tu disposición para cualquier otra consulta."),
-    MacroSpec("Migración Exitosa",
-              "Móvil::WhatsApp::Migración Pre a Post::Activación Exitosa::Línea Sin Equipo",
-              "Resuelto", "Acepta::Plan Recomendado",
-              "¡Felicidades! Tu línea ya está en tu nuevo plan pospago. Te adjuntamos tu contrato en PDF con los "
-              "términos y condiciones, los canales de pago y las fechas en que tendrás disponibles tus facturas."),
-    MacroSpec("Despedida",
-              "BO::Despedida al resolver",
-              "Resuelto", None,
-              "Gracias por comunicarte con nosotros, fue un gusto atenderte. ¡Que tengas un excelente día!"),
+    MacroSpec(
+        "Primer contacto",
+        "Móvil::WhatsApp::Migración Pre a Post::Saludo Inicial::Primer contacto",
+        "En Espera",
+        "En progreso::Datos Insuficientes",
+        "¡Hola! Gracias por escribirnos. Con gusto te ayudamos a pasar tu línea prepago a un plan pospago. "
+        "Por favor, indícanos el nombre completo y el número de carnet de identidad del titular, la línea "
+        "que deseas migrar y la ciudad desde la que nos escribes. ¿La factura será a nombre del titular?",
+    ),
+    MacroSpec(
+        "Segundo contacto",
+        "Móvil::WhatsApp::Migración Pre a Post::Saludo Inicial::Segundo contacto",
+        "Pendiente",
+        "En progreso::Datos Insuficientes",
+        "¡Hola de nuevo! Seguimos atentos a tu solicitud de plan pospago. Para continuar necesitamos el "
+        "nombre completo y el carnet de identidad del titular, la línea a migrar y tu ciudad.",
+    ),
+    MacroSpec(
+        "Cliente no Contesta",
+        "Móvil::WhatsApp::Migración Pre a Post::Saludo Inicial::Cliente No Contesta::Mega Plan X",
+        "Pendiente",
+        "No Aplica::Incontactable",
+        "Hola, intentamos comunicarnos contigo para continuar con tu solicitud del Mega Plan, sin recibir "
+        "respuesta. Cuando quieras retomarla, escríbenos a este mismo número y con gusto te atenderemos.",
+    ),
+    MacroSpec(
+        "Gestión",
+        "Respuesta rápida::Opción 4",
+        "Abierto",
+        None,
+        "Gracias por la información. Estamos procesando tu consulta en nuestro sistema; las validaciones "
+        "tomarán unos minutos. Te escribimos apenas tengamos el resultado.",
+    ),
+    MacroSpec(
+        "Rechazo FR/RO",
+        "Móvil::WhatsApp::Migración de Pre a Post::No califica::Línea en FR/RO",
+        "Resuelto",
+        "No clasifica::OTRO",
+        "Lamentamos informarte que tu línea tiene una restricción que no permite la migración por ahora. "
+        "Te invitamos a acercarte a cualquiera de nuestras oficinas con tu carnet de identidad para "
+        "regularizarla.",
+    ),
+    MacroSpec(
+        "Línea de otra compañía",
+        "Móvil::WhatsApp::Migración de Pre a Post::No califica::Línea de otra compañía",
+        "Pendiente",
+        "No aplica::Contrato en otra Telefonía",
+        "Verificamos que la línea indicada pertenece a otra compañía. Para acceder a nuestros planes "
+        "pospago puedes solicitar la portabilidad de tu número en una de nuestras oficinas. "
+        "¿Te interesa hacer la portación?",
+    ),
+    MacroSpec(
+        "Derivación Autoagenda Cita Web",
+        "Móvil::WhatsApp::Migración de Pre a Post::No califica::Derivación Autogenda Cita Web",
+        "Resuelto",
+        None,
+        "¡Excelente! Puedes agendar tu cita de portabilidad en nuestra página web, en la sección "
+        "Autoagenda Cita Web, eligiendo la oficina y el horario que prefieras. ¡Te esperamos!",
+    ),
+    MacroSpec(
+        "Línea 3G",
+        "Móvil::WhatsApp::Migración de Pre a Post::No califica::Línea 3G",
+        "En Espera",
+        None,
+        "Tu línea usa un chip 3G. Para migrar a un plan pospago primero debes renovar tu chip a uno LTE "
+        "en cualquiera de nuestras oficinas, salvo que prefieras activar el plan en una línea nueva. "
+        "¿Cómo deseas continuar?",
+    ),
+    MacroSpec(
+        "Deuda en Otra Operadora MP",
+        "Móvil::WhatsApp::Migración de Pre a Post::No califica::Deuda en Otra Operadora MP",
+        "Pendiente",
+        "No califica::Mora",
+        "Verificamos que tu línea tiene una deuda pendiente con tu anterior operadora. Para continuar, "
+        "primero debes regularizarla con ella; cuando lo hayas hecho, escríbenos y con gusto te ayudamos.",
+    ),
+    MacroSpec(
+        "Oferta confirmada",
+        "Móvil::WhatsApp::Migración de Pre a Post::Oferta::Línea Confirmada + Plan",
+        "En Espera",
+        "En progreso::Datos insuficientes",
+        "¡Buenas noticias! Tu línea puede migrar a un plan pospago. Te enviamos la imagen con los planes "
+        "vigentes. Para continuar, dinos qué plan eliges y envíanos una foto del anverso y del reverso de "
+        "tu carnet de identidad vigente y una selfie sosteniendo tu carnet mientras haces una seña.",
+    ),
+    MacroSpec(
+        "Oferta sin confirmación",
+        "Móvil::WhatsApp::Migración de Pre a Post::Oferta::Línea sin confirmación + Plan",
+        "En Espera",
+        "En progreso::Datos insuficientes",
+        "¡Buenas noticias! Tu línea puede migrar a un plan pospago. Te enviamos la imagen con los planes "
+        "vigentes. Para continuar, dinos qué plan eliges y envíanos una foto del anverso y del reverso de "
+        "tu carnet de identidad vigente y una selfie sosteniendo tu carnet mientras haces una seña. Como tu "
+        "línea aún no está confirmada a tu nombre, al enviarnos estas fotos nos autorizas a confirmarla.",
+    ),
+    MacroSpec(
+        "Recontacto sin Respuesta",
+        "Móvil::WhatsApp::Migración Pre a Post::Recontacto Sin Respuesta",
+        "Pendiente",
+        "En progreso::Datos Insuficientes",
+        "Hola, seguimos esperando tu respuesta para continuar con tu plan pospago. Por favor respóndenos "
+        "o indícanos un horario en el que podamos contactarte.",
+    ),
+    MacroSpec(
+        "Cliente no es titular",
+        "Transacción no exitosa::Cliente no es titular",
+        "Resuelto",
+        None,
+        "Lamentamos informarte que no podemos continuar con la solicitud: los datos enviados no "
+        "corresponden al titular de la línea, y la migración debe solicitarla el titular.",
+    ),
+    MacroSpec(
+        "Confirmación Plan + T&C",
+        "Móvil::WhatsApp::Confirmación::Plan + T&C sin Teléfono",
+        "En Espera",
+        "En progreso::En Gestión",
+        "Para completar tu migración, confirma que aceptas las características del plan elegido y sus "
+        "términos y condiciones del servicio respondiendo con la palabra ACEPTO.",
+    ),
+    MacroSpec(
+        "Envío SMS por AR",
+        "Móvil::WhatsApp::Migración de Pre a Post::Tocken::Envío SMS por AR",
+        "En Espera",
+        "En progreso::En Gestión",
+        "En unos momentos recibirás un SMS del número 7371 con un código de verificación. Por favor, "
+        "envíanoslo por este medio apenas te llegue: vence en unos 10 minutos.",
+    ),
+    MacroSpec(
+        "2do Tocken",
+        "Móvil::WhatsApp::Migración de Pre a Post::Tocken::Envío SMS 2do Tocken por Vencimiento",
+        "En Espera",
+        "En progreso::En Gestión",
+        "El código anterior venció. Te enviamos un nuevo SMS desde el número 7371 con otro código de "
+        "verificación; por favor compártelo con nosotros apenas lo recibas.",
+    ),
+    MacroSpec(
+        "Tocken: Cliente no contesta",
+        "Móvil::WhatsApp::Migración de Pre a Post::Tocken::Cliente no contesta",
+        "Pendiente",
+        "En progreso::En Gestión",
+        "No recibimos el código de verificación. ¿Estás disponible para que generemos uno nuevo? Si "
+        "prefieres, indícanos un horario en el que podamos contactarte.",
+    ),
+    MacroSpec(
+        "Deuda Histórica Móvil",
+        "Móvil::WhatsApp::Migración Pre a Post::No Califica::Deuda Histórica Móvil",
+        "Resuelto",
+        "No califica::Mora",
+        "Lamentamos informarte que no es posible realizar la migración porque registras una deuda "
+        "histórica pendiente con nosotros. Una vez cancelada, podrás solicitar nuevamente tu plan pospago.",
+    ),
+    MacroSpec(
+        "Análisis de Riesgo",
+        "Móvil::WhatsApp::Migración de Pre a Post::Rechaza::En Revisión de Activaciones",
+        "En Espera",
+        None,
+        "Tu solicitud está en proceso de aprobación en nuestra área de activaciones. Te contactaremos "
+        "nuevamente apenas tengamos una respuesta.",
+    ),
+    MacroSpec(
+        "Subsanar Observación",
+        "Móvil::WhatsApp::Migración de Pre a Post::Rechaza::Corregir observación",
+        "En Espera",
+        "En progreso",
+        "Para continuar con la aprobación de tu solicitud necesitamos un dato o documento adicional. "
+        "Por favor envíanos lo que te detallamos a continuación.",
+    ),
+    MacroSpec(
+        "Solicitud Infactible",
+        "Móvil::WhatsApp::Migración de Pre a Post::Rechaza::Solicitud Infactible",
+        "Resuelto",
+        None,
+        "Lamentamos informarte que tu solicitud de migración no pudo ser aprobada. Gracias por tu "
+        "interés; quedamos a tu disposición para cualquier otra consulta.",
+    ),
+    MacroSpec(
+        "Migración Exitosa",
+        "Móvil::WhatsApp::Migración Pre a Post::Activación Exitosa::Línea Sin Equipo",
+        "Resuelto",
+        "Acepta::Plan Recomendado",
+        "¡Felicidades! Tu línea ya está en tu nuevo plan pospago. Te adjuntamos tu contrato en PDF con los "
+        "términos y condiciones, los canales de pago y las fechas en que tendrás disponibles tus facturas.",
+    ),
+    MacroSpec(
+        "Despedida",
+        "BO::Despedida al resolver",
+        "Resuelto",
+        None,
+        "Gracias por comunicarte con nosotros, fue un gusto atenderte. ¡Que tengas un excelente día!",
+    ),
 )
 MACROS_BY_ID: dict[int, MacroSpec] = {MACRO_ID_BASE + row: spec for row, spec in enumerate(MACROS, start=1)}
 
@@ -246,12 +315,24 @@ class ViewSpec:
 
 
 VIEWS: tuple[ViewSpec, ...] = (
-    ViewSpec(360003000001, "En Espera", ("hold",),
-             {"all": [{"field": "status", "operator": "is", "value": "hold"}], "any": []}),
-    ViewSpec(360003000002, "Pendientes", ("pending",),
-             {"all": [{"field": "status", "operator": "is", "value": "pending"}], "any": []}),
-    ViewSpec(360003000003, "Abiertos", ("new", "open"),
-             {"all": [{"field": "status", "operator": "less_than", "value": "pending"}], "any": []}),
+    ViewSpec(
+        360003000001,
+        "En Espera",
+        ("hold",),
+        {"all": [{"field": "status", "operator": "is", "value": "hold"}], "any": []},
+    ),
+    ViewSpec(
+        360003000002,
+        "Pendientes",
+        ("pending",),
+        {"all": [{"field": "status", "operator": "is", "value": "pending"}], "any": []},
+    ),
+    ViewSpec(
+        360003000003,
+        "Abiertos",
+        ("new", "open"),
+        {"all": [{"field": "status", "operator": "less_than", "value": "pending"}], "any": []},
+    ),
 )
 VIEWS_BY_ID: dict[int, ViewSpec] = {view.id: view for view in VIEWS}
 
@@ -281,8 +362,9 @@ def bad_request(error: str, description: str) -> ZendeskApiError:
 
 
 def record_invalid(details: dict[str, list[dict[str, Any]]]) -> ZendeskApiError:
-    return ZendeskApiError(422, {"error": "RecordInvalid", "description": "Record validation errors",
-                                 "details": details})
+    return ZendeskApiError(
+        422, {"error": "RecordInvalid", "description": "Record validation errors", "details": details}
+    )
 
 
 def _invalid(details: dict[str, list[dict[str, Any]]], key: str, description: str, **extra: Any) -> None:
@@ -293,7 +375,7 @@ def _invalid(details: dict[str, list[dict[str, Any]]], key: str, description: st
 # JSON shapes
 # --------------------------------------------------------------------------------------------
 def _ts(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _html_of(body: str) -> str:
@@ -327,52 +409,101 @@ class Shapes:
     def attachment(self, attachment: Attachment) -> dict[str, Any]:
         content_url = self.content_url(attachment)
         return {
-            "id": attachment.id, "url": self.api_url(f"/attachments/{attachment.id}"),
-            "file_name": attachment.file_name, "content_url": content_url, "mapped_content_url": content_url,
-            "content_type": attachment.content_type, "size": attachment.size, "width": None, "height": None,
-            "inline": False, "deleted": False, "malware_access_override": False,
-            "malware_scan_result": "malware_not_found", "thumbnails": [],
+            "id": attachment.id,
+            "url": self.api_url(f"/attachments/{attachment.id}"),
+            "file_name": attachment.file_name,
+            "content_url": content_url,
+            "mapped_content_url": content_url,
+            "content_type": attachment.content_type,
+            "size": attachment.size,
+            "width": None,
+            "height": None,
+            "inline": False,
+            "deleted": False,
+            "malware_access_override": False,
+            "malware_scan_result": "malware_not_found",
+            "thumbnails": [],
         }
 
     def comment(self, comment: Comment) -> dict[str, Any]:
-        attachments = [self.world.state.attachments[aid] for aid in comment.attachment_ids
-                       if aid in self.world.state.attachments]
+        attachments = [
+            self.world.state.attachments[aid] for aid in comment.attachment_ids if aid in self.world.state.attachments
+        ]
         return {
-            "id": comment.id, "type": "Comment", "author_id": comment.author_id, "body": comment.body,
-            "html_body": comment.html_body or _html_of(comment.body), "plain_body": comment.body,
-            "public": comment.public, "attachments": [self.attachment(a) for a in attachments],
+            "id": comment.id,
+            "type": "Comment",
+            "author_id": comment.author_id,
+            "body": comment.body,
+            "html_body": comment.html_body or _html_of(comment.body),
+            "plain_body": comment.body,
+            "public": comment.public,
+            "attachments": [self.attachment(a) for a in attachments],
             "via": {"channel": comment.via, "source": {"from": {}, "to": {}, "rel": None}},
-            "created_at": _ts(comment.created_at), "metadata": {"system": {}, "custom": {}},
+            "created_at": _ts(comment.created_at),
+            "metadata": {"system": {}, "custom": {}},
         }
 
-    def ticket(self, ticket: Ticket, *, status: str | None = None,
-               custom_fields: dict[int, Any] | None = None) -> dict[str, Any]:
+    def ticket(
+        self, ticket: Ticket, *, status: str | None = None, custom_fields: dict[int, Any] | None = None
+    ) -> dict[str, Any]:
         """A ticket; ``status`` and ``custom_fields`` override the stored ones (a macro's preview)."""
         values = {fid: field_value(ticket, fid) for fid in CUSTOM_FIELD_IDS} | (custom_fields or {})
         fields = [{"id": fid, "value": values[fid]} for fid in CUSTOM_FIELD_IDS]
         return {
-            "url": self.api_url(f"/tickets/{ticket.id}"), "id": ticket.id, "external_id": None,
+            "url": self.api_url(f"/tickets/{ticket.id}"),
+            "id": ticket.id,
+            "external_id": None,
             "via": {"channel": "whatsapp", "source": {"from": {}, "to": {}, "rel": None}},
-            "created_at": _ts(ticket.created_at), "updated_at": _ts(ticket.updated_at),
-            "generated_timestamp": int(ticket.updated_at.timestamp()), "type": None,
-            "subject": ticket.subject, "raw_subject": ticket.subject,
+            "created_at": _ts(ticket.created_at),
+            "updated_at": _ts(ticket.updated_at),
+            "generated_timestamp": int(ticket.updated_at.timestamp()),
+            "type": None,
+            "subject": ticket.subject,
+            "raw_subject": ticket.subject,
             "description": ticket.comments[0].body if ticket.comments else "",
-            "priority": None, "status": status or ticket.status, "recipient": None,
-            "requester_id": ticket.requester_id, "submitter_id": ticket.requester_id, "assignee_id": None,
-            "organization_id": None, "group_id": None, "collaborator_ids": [], "follower_ids": [],
-            "email_cc_ids": [], "forum_topic_id": None, "problem_id": None, "has_incidents": False,
-            "is_public": any(c.public for c in ticket.comments), "due_at": None,
-            "tags": list(ticket.tags), "custom_fields": fields, "fields": fields,
-            "satisfaction_rating": None, "sharing_agreement_ids": [], "followup_ids": [],
-            "ticket_form_id": None, "brand_id": None, "allow_channelback": True, "allow_attachments": True,
+            "priority": None,
+            "status": status or ticket.status,
+            "recipient": None,
+            "requester_id": ticket.requester_id,
+            "submitter_id": ticket.requester_id,
+            "assignee_id": None,
+            "organization_id": None,
+            "group_id": None,
+            "collaborator_ids": [],
+            "follower_ids": [],
+            "email_cc_ids": [],
+            "forum_topic_id": None,
+            "problem_id": None,
+            "has_incidents": False,
+            "is_public": any(c.public for c in ticket.comments),
+            "due_at": None,
+            "tags": list(ticket.tags),
+            "custom_fields": fields,
+            "fields": fields,
+            "satisfaction_rating": None,
+            "sharing_agreement_ids": [],
+            "followup_ids": [],
+            "ticket_form_id": None,
+            "brand_id": None,
+            "allow_channelback": True,
+            "allow_attachments": True,
             "from_messaging_channel": True,
         }
 
     def user(self, user: User) -> dict[str, Any]:
         return {
-            "id": user.id, "url": self.api_url(f"/users/{user.id}"), "name": user.name, "email": user.email,
-            "phone": user.phone, "role": user.role, "active": True, "verified": True, "locale": "es-419",
-            "time_zone": "America/La_Paz", "created_at": _ts(ACCOUNT_CREATED), "updated_at": _ts(ACCOUNT_CREATED),
+            "id": user.id,
+            "url": self.api_url(f"/users/{user.id}"),
+            "name": user.name,
+            "email": user.email,
+            "phone": user.phone,
+            "role": user.role,
+            "active": True,
+            "verified": True,
+            "locale": "es-419",
+            "time_zone": "America/La_Paz",
+            "created_at": _ts(ACCOUNT_CREATED),
+            "updated_at": _ts(ACCOUNT_CREATED),
         }
 
     def ticket_field(self, field_id: int) -> dict[str, Any]:
@@ -381,18 +512,39 @@ class Shapes:
         else:
             title, kind = TEXT_FIELDS[field_id][0], "text"
         shape: dict[str, Any] = {
-            "id": field_id, "url": self.api_url(f"/ticket_fields/{field_id}"), "type": kind,
-            "title": title, "raw_title": title, "description": "", "raw_description": "",
-            "position": CUSTOM_FIELD_IDS.index(field_id) + 10, "active": True, "required": False,
-            "collapsed_for_agents": False, "regexp_for_validation": None, "title_in_portal": title,
-            "raw_title_in_portal": title, "visible_in_portal": False, "editable_in_portal": False,
-            "required_in_portal": False, "tag": None, "removable": True, "key": None,
-            "agent_description": None, "created_at": _ts(ACCOUNT_CREATED), "updated_at": _ts(ACCOUNT_CREATED),
+            "id": field_id,
+            "url": self.api_url(f"/ticket_fields/{field_id}"),
+            "type": kind,
+            "title": title,
+            "raw_title": title,
+            "description": "",
+            "raw_description": "",
+            "position": CUSTOM_FIELD_IDS.index(field_id) + 10,
+            "active": True,
+            "required": False,
+            "collapsed_for_agents": False,
+            "regexp_for_validation": None,
+            "title_in_portal": title,
+            "raw_title_in_portal": title,
+            "visible_in_portal": False,
+            "editable_in_portal": False,
+            "required_in_portal": False,
+            "tag": None,
+            "removable": True,
+            "key": None,
+            "agent_description": None,
+            "created_at": _ts(ACCOUNT_CREATED),
+            "updated_at": _ts(ACCOUNT_CREATED),
         }
         if kind == "tagger":
             shape["custom_field_options"] = [
-                {"id": ORDER_STATE_OPTION_ID_BASE + n, "name": name, "raw_name": name,
-                 "value": tag_of(name), "default": False}
+                {
+                    "id": ORDER_STATE_OPTION_ID_BASE + n,
+                    "name": name,
+                    "raw_name": name,
+                    "value": tag_of(name),
+                    "default": False,
+                }
                 for n, name in enumerate(ORDER_STATES, start=1)
             ]
         return shape
@@ -402,25 +554,49 @@ class Shapes:
         actions: list[dict[str, Any]] = [{"field": "status", "value": STATUS_API[spec.status]}]
         if spec.order_state is not None:
             actions.append({"field": f"custom_fields_{ORDER_STATE_FIELD_ID}", "value": tag_of(spec.order_state)})
-        actions += [{"field": "comment_value", "value": spec.reply},
-                    {"field": "comment_mode_is_public", "value": "true"}]
+        actions += [
+            {"field": "comment_value", "value": spec.reply},
+            {"field": "comment_mode_is_public", "value": "true"},
+        ]
         return {
-            "url": self.api_url(f"/macros/{macro_id}"), "id": macro_id, "title": spec.title,
-            "raw_title": spec.title, "description": spec.short_name, "active": True,
-            "position": macro_id - MACRO_ID_BASE, "actions": actions, "restriction": None, "default": False,
-            "created_at": _ts(ACCOUNT_CREATED), "updated_at": _ts(ACCOUNT_CREATED),
+            "url": self.api_url(f"/macros/{macro_id}"),
+            "id": macro_id,
+            "title": spec.title,
+            "raw_title": spec.title,
+            "description": spec.short_name,
+            "active": True,
+            "position": macro_id - MACRO_ID_BASE,
+            "actions": actions,
+            "restriction": None,
+            "default": False,
+            "created_at": _ts(ACCOUNT_CREATED),
+            "updated_at": _ts(ACCOUNT_CREATED),
         }
 
     def view(self, view: ViewSpec) -> dict[str, Any]:
         return {
-            "url": self.api_url(f"/views/{view.id}"), "id": view.id, "title": view.title,
-            "raw_title": view.title, "active": True, "position": VIEWS.index(view) + 1, "description": None,
-            "default": False, "restriction": None, "conditions": view.conditions,
-            "execution": {"group_by": None, "sort_by": "updated_at", "sort_order": "asc",
-                          "columns": [{"id": "subject", "title": "Asunto"},
-                                      {"id": "requester", "title": "Solicitante"},
-                                      {"id": "updated", "title": "Actualizado"}]},
-            "created_at": _ts(ACCOUNT_CREATED), "updated_at": _ts(ACCOUNT_CREATED),
+            "url": self.api_url(f"/views/{view.id}"),
+            "id": view.id,
+            "title": view.title,
+            "raw_title": view.title,
+            "active": True,
+            "position": VIEWS.index(view) + 1,
+            "description": None,
+            "default": False,
+            "restriction": None,
+            "conditions": view.conditions,
+            "execution": {
+                "group_by": None,
+                "sort_by": "updated_at",
+                "sort_order": "asc",
+                "columns": [
+                    {"id": "subject", "title": "Asunto"},
+                    {"id": "requester", "title": "Solicitante"},
+                    {"id": "updated", "title": "Actualizado"},
+                ],
+            },
+            "created_at": _ts(ACCOUNT_CREATED),
+            "updated_at": _ts(ACCOUNT_CREATED),
         }
 
 
@@ -453,16 +629,20 @@ def order_state_name(ticket: Ticket) -> str | None:
     return ORDER_STATE_TAGS.get(tag, tag) if tag else None
 
 
-def add_customer_message(world: World, ticket: Ticket, body: str,
-                         files: list[tuple[str, str, bytes]] | None = None) -> Comment:
+def add_customer_message(
+    world: World, ticket: Ticket, body: str, files: list[tuple[str, str, bytes]] | None = None
+) -> Comment:
     """The requester writes on WhatsApp: a public comment of theirs, with any files they sent.
 
     As in Zendesk, a requester's message on a pending, on-hold or solved ticket opens it again.
     """
-    attachment_ids = [world.add_blob(name, content_type, content, token=secrets.token_urlsafe(12)).id
-                      for name, content_type, content in files or []]
-    comment = world.add_comment(ticket, author_id=ticket.requester_id, body=body, public=True,
-                                attachment_ids=attachment_ids, via="whatsapp")
+    attachment_ids = [
+        world.add_blob(name, content_type, content, token=secrets.token_urlsafe(12)).id
+        for name, content_type, content in files or []
+    ]
+    comment = world.add_comment(
+        ticket, author_id=ticket.requester_id, body=body, public=True, attachment_ids=attachment_ids, via="whatsapp"
+    )
     if ticket.status in ("pending", "hold", "solved"):
         ticket.status = "open"
     return comment
@@ -492,10 +672,9 @@ def offset_page(request: Request, shapes: Shapes, path: str, key: str, items: li
     extra = {k: v for k, v in request.query_params.items() if k not in ("page", "per_page")}
     more = start + per_page < len(items)
     return {
-        key: items[start:start + per_page],
+        key: items[start : start + per_page],
         "next_page": shapes.api_url(path, {**extra, "page": page + 1, "per_page": per_page}) if more else None,
-        "previous_page": shapes.api_url(path, {**extra, "page": page - 1, "per_page": per_page})
-        if page > 1 else None,
+        "previous_page": shapes.api_url(path, {**extra, "page": page - 1, "per_page": per_page}) if page > 1 else None,
         "count": len(items),
     }
 
@@ -513,8 +692,7 @@ def _uncursor(cursor: str, name: str, ids: list[int]) -> int:
         raise bad_request("InvalidPaginationParameter", f"{name} is not a valid cursor") from None
 
 
-def cursor_page(request: Request, shapes: Shapes, path: str, key: str,
-                items: list[tuple[int, Any]]) -> dict[str, Any]:
+def cursor_page(request: Request, shapes: Shapes, path: str, key: str, items: list[tuple[int, Any]]) -> dict[str, Any]:
     """Zendesk's cursor pagination: ``page[size]``, ``page[after]``/``page[before]``, ``meta`` and ``links``.
 
     As in Zendesk, ``links`` are given whenever the page has records; ``meta.has_more`` is what says
@@ -574,8 +752,9 @@ def create_app(world: World) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def invalid_parameter(request: Request, exc: RequestValidationError) -> Response:
         where = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
-        return JSONResponse({"error": "InvalidParameter", "description": f"Invalid parameter: {where}"},
-                            status_code=400)
+        return JSONResponse(
+            {"error": "InvalidParameter", "description": f"Invalid parameter: {where}"}, status_code=400
+        )
 
     @app.get("/_alive")
     async def alive() -> dict[str, bool]:
@@ -608,8 +787,9 @@ def _api_router(world: World) -> APIRouter:
         except (binascii.Error, UnicodeDecodeError):
             given = ""
         if scheme.lower() != "basic" or not secrets.compare_digest(given.encode(), expected.encode()):
-            raise ZendeskApiError(401, {"error": "Couldn't authenticate you"},
-                                  headers={"WWW-Authenticate": 'Basic realm="Web Password"'})
+            raise ZendeskApiError(
+                401, {"error": "Couldn't authenticate you"}, headers={"WWW-Authenticate": 'Basic realm="Web Password"'}
+            )
 
     api = APIRouter(prefix="/api/v2", dependencies=[Depends(require_agent)])
 
@@ -633,9 +813,13 @@ def _api_router(world: World) -> APIRouter:
         audit_id = world.next_id()
         events = _apply_update(world, ticket, update, shapes, audit_id)
         audit = {
-            "id": audit_id, "ticket_id": ticket.id, "created_at": _ts(now()), "author_id": AGENT_USER_ID,
+            "id": audit_id,
+            "ticket_id": ticket.id,
+            "created_at": _ts(now()),
+            "author_id": AGENT_USER_ID,
             "metadata": {"system": {"client": request.headers.get("user-agent", "")}, "custom": {}},
-            "events": events, "via": {"channel": "api", "source": {"from": {}, "to": {}, "rel": None}},
+            "events": events,
+            "via": {"channel": "api", "source": {"from": {}, "to": {}, "rel": None}},
         }
         return {"ticket": shapes.ticket(ticket), "audit": audit}
 
@@ -645,8 +829,7 @@ def _api_router(world: World) -> APIRouter:
         shapes = _shapes(world, request)
         path = f"/tickets/{ticket_id}/comments"
         if "page[size]" in request.query_params:
-            return cursor_page(request, shapes, path, "comments",
-                               [(c.id, shapes.comment(c)) for c in ticket.comments])
+            return cursor_page(request, shapes, path, "comments", [(c.id, shapes.comment(c)) for c in ticket.comments])
         return offset_page(request, shapes, path, "comments", [shapes.comment(c) for c in ticket.comments])
 
     # -- uploads and attachments ----------------------------------------------------------------
@@ -666,11 +849,14 @@ def _api_router(world: World) -> APIRouter:
         content_type = request.headers.get("content-type", "application/binary").split(";")[0].strip()
         attachment = world.add_blob(filename, content_type, content, token=token)
         shapes = _shapes(world, request)
-        return {"upload": {
-            "token": token, "expires_at": _ts(now() + UPLOAD_TTL),
-            "attachments": [shapes.attachment(a) for a in _attachments_of(world, token)],
-            "attachment": shapes.attachment(attachment),
-        }}
+        return {
+            "upload": {
+                "token": token,
+                "expires_at": _ts(now() + UPLOAD_TTL),
+                "attachments": [shapes.attachment(a) for a in _attachments_of(world, token)],
+                "attachment": shapes.attachment(attachment),
+            }
+        }
 
     @api.get("/attachments/{attachment_id}")
     async def show_attachment(attachment_id: int, request: Request) -> dict[str, Any]:
@@ -683,8 +869,9 @@ def _api_router(world: World) -> APIRouter:
     @api.get("/ticket_fields")
     async def list_ticket_fields(request: Request) -> dict[str, Any]:
         shapes = _shapes(world, request)
-        return offset_page(request, shapes, "/ticket_fields", "ticket_fields",
-                           [shapes.ticket_field(fid) for fid in CUSTOM_FIELD_IDS])
+        return offset_page(
+            request, shapes, "/ticket_fields", "ticket_fields", [shapes.ticket_field(fid) for fid in CUSTOM_FIELD_IDS]
+        )
 
     @api.get("/ticket_fields/{field_id}")
     async def show_ticket_field(field_id: int, request: Request) -> dict[str, Any]:
@@ -733,8 +920,12 @@ def _api_router(world: World) -> APIRouter:
             raise not_found()
         changes = {ORDER_STATE_FIELD_ID: tag_of(spec.order_state)} if spec.order_state else {}
         shape = _shapes(world, request).ticket(ticket, status=STATUS_API[spec.status], custom_fields=changes)
-        shape["comment"] = {"body": spec.reply, "html_body": _html_of(spec.reply),
-                            "scoped_body": [["channel:all", spec.reply]], "public": True}
+        shape["comment"] = {
+            "body": spec.reply,
+            "html_body": _html_of(spec.reply),
+            "scoped_body": [["channel:all", spec.reply]],
+            "public": True,
+        }
         return {"result": {"ticket": shape}}
 
     # -- views ----------------------------------------------------------------------------------
@@ -756,10 +947,10 @@ def _api_router(world: World) -> APIRouter:
         if view is None:
             raise not_found()
         shapes = _shapes(world, request)
-        listed = sorted((t for t in world.state.tickets.values() if t.status in view.statuses),
-                        key=lambda t: (t.updated_at, t.id))
-        return offset_page(request, shapes, f"/views/{view_id}/tickets", "tickets",
-                           [shapes.ticket(t) for t in listed])
+        listed = sorted(
+            (t for t in world.state.tickets.values() if t.status in view.statuses), key=lambda t: (t.updated_at, t.id)
+        )
+        return offset_page(request, shapes, f"/views/{view_id}/tickets", "tickets", [shapes.ticket(t) for t in listed])
 
     return api
 
@@ -813,8 +1004,9 @@ def _validate_update(world: World, data: dict[str, Any]) -> _Update:
         if field_id not in CUSTOM_FIELD_IDS:
             _invalid(details, "base", f"Unknown ticket field: {field_id}", field_key=field_id)
         elif field_id == ORDER_STATE_FIELD_ID and value not in (None, "") and value not in ORDER_STATE_TAGS:
-            _invalid(details, "base", f"{ORDER_STATE_TITLE}: {value} is not one of the field's options",
-                     field_key=field_id)
+            _invalid(
+                details, "base", f"{ORDER_STATE_TITLE}: {value} is not one of the field's options", field_key=field_id
+            )
         elif field_id != ORDER_STATE_FIELD_ID and not isinstance(value, str | int | float | None):
             _invalid(details, "base", f"{TEXT_FIELDS[field_id][0]}: must be text", field_key=field_id)
         else:
@@ -840,26 +1032,52 @@ def _apply_update(world: World, ticket: Ticket, update: _Update, shapes: Shapes,
     if update.comment is not None:
         body = str(update.comment.get("body") or "")
         markup = str(update.comment.get("html_body") or "")
-        comment = world.add_comment(ticket, author_id=AGENT_USER_ID, body=body or _text_of(markup),
-                                    public=update.comment.get("public", True),
-                                    attachment_ids=update.attachment_ids, via="api")
+        comment = world.add_comment(
+            ticket,
+            author_id=AGENT_USER_ID,
+            body=body or _text_of(markup),
+            public=update.comment.get("public", True),
+            attachment_ids=update.attachment_ids,
+            via="api",
+        )
         comment.html_body = markup or _html_of(comment.body)
         events.append({**shapes.comment(comment), "audit_id": audit_id})
     if update.status is not None and update.status != ticket.status:
-        events.append({"id": world.next_id(), "type": "Change", "field_name": "status",
-                       "value": update.status, "previous_value": ticket.status})
+        events.append(
+            {
+                "id": world.next_id(),
+                "type": "Change",
+                "field_name": "status",
+                "value": update.status,
+                "previous_value": ticket.status,
+            }
+        )
         ticket.status = update.status
     for field_id, value in update.custom_fields.items():
         previous = field_value(ticket, field_id)
         set_field_value(ticket, field_id, value)
         if field_value(ticket, field_id) != previous:
-            events.append({"id": world.next_id(), "type": "Change", "field_name": str(field_id),
-                           "value": field_value(ticket, field_id), "previous_value": previous})
+            events.append(
+                {
+                    "id": world.next_id(),
+                    "type": "Change",
+                    "field_name": str(field_id),
+                    "value": field_value(ticket, field_id),
+                    "previous_value": previous,
+                }
+            )
     for macro_id in update.macro_ids:
         title = MACROS_BY_ID[macro_id].title
         ticket.macros_applied.append(title)
-        events.append({"id": world.next_id(), "type": "AgentMacroReference", "macro_id": macro_id,
-                       "macro_title": title, "macro_deleted": False})
+        events.append(
+            {
+                "id": world.next_id(),
+                "type": "AgentMacroReference",
+                "macro_id": macro_id,
+                "macro_title": title,
+                "macro_deleted": False,
+            }
+        )
     ticket.updated_at = now()
     return events
 
@@ -881,8 +1099,11 @@ def _add_attachment_routes(app: FastAPI, world: World) -> None:
         attachment = world.state.attachments.get(attachment_id)
         if attachment is None or attachment.id not in world.blobs:
             raise not_found()
-        return Response(world.blobs[attachment.id], media_type=attachment.content_type,
-                        headers={"Content-Disposition": f"inline; filename*=UTF-8''{quote(attachment.file_name)}"})
+        return Response(
+            world.blobs[attachment.id],
+            media_type=attachment.content_type,
+            headers={"Content-Disposition": f"inline; filename*=UTF-8''{quote(attachment.file_name)}"},
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -910,15 +1131,27 @@ def _messages(world: World, ticket: Ticket, shapes: Shapes) -> list[_Message]:
             author, css = f"{name} (bot)", "bot"
         else:
             author, css = f"{name} (agente)", "agent"
-        files = [{"file_name": a.file_name, "url": shapes.content_url(a), "size": a.size,
-                  "is_image": a.content_type.startswith("image/")}
-                 for a in (world.state.attachments.get(aid) for aid in comment.attachment_ids) if a]
-        messages.append(_Message(
-            id=comment.id, author=author, css=css if comment.public else f"{css} internal",
-            kind="Mensaje público" if comment.public else "Nota interna",
-            when=comment.created_at.astimezone(timezone.utc).strftime("%d/%m/%Y %H:%M:%S UTC"),
-            body=comment.body, attachments=files,
-        ))
+        files = [
+            {
+                "file_name": a.file_name,
+                "url": shapes.content_url(a),
+                "size": a.size,
+                "is_image": a.content_type.startswith("image/"),
+            }
+            for a in (world.state.attachments.get(aid) for aid in comment.attachment_ids)
+            if a
+        ]
+        messages.append(
+            _Message(
+                id=comment.id,
+                author=author,
+                css=css if comment.public else f"{css} internal",
+                kind="Mensaje público" if comment.public else "Nota interna",
+                when=comment.created_at.astimezone(UTC).strftime("%d/%m/%Y %H:%M:%S UTC"),
+                body=comment.body,
+                attachments=files,
+            )
+        )
     return messages
 
 
@@ -926,17 +1159,24 @@ def _add_agent_routes(app: FastAPI, world: World, templates: Jinja2Templates) ->
     base_context = {"console_title": "Zendesk - Espacio del agente", "logged_in": False, "show_notice": False}
 
     def render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> Response:
-        return templates.TemplateResponse(request, template, {**base_context, **context},
-                                          status_code=status_code)
+        return templates.TemplateResponse(request, template, {**base_context, **context}, status_code=status_code)
 
     def ticket_page(request: Request, ticket: Ticket, error: str | None = None, status_code: int = 200) -> Response:
         requester = world.state.users.get(ticket.requester_id)
-        return render(request, "zendesk/ticket.html", {
-            "ticket": ticket, "requester": requester, "status_label": STATUS_LABELS.get(ticket.status, ticket.status),
-            "order_state": order_state_name(ticket),
-            "fields": [(title, getattr(ticket.fields, attr)) for title, attr in TEXT_FIELDS.values()],
-            "messages": _messages(world, ticket, _shapes(world, request)), "error": error,
-        }, status_code=status_code)
+        return render(
+            request,
+            "zendesk/ticket.html",
+            {
+                "ticket": ticket,
+                "requester": requester,
+                "status_label": STATUS_LABELS.get(ticket.status, ticket.status),
+                "order_state": order_state_name(ticket),
+                "fields": [(title, getattr(ticket.fields, attr)) for title, attr in TEXT_FIELDS.values()],
+                "messages": _messages(world, ticket, _shapes(world, request)),
+                "error": error,
+            },
+            status_code=status_code,
+        )
 
     @app.get("/")
     async def home() -> Response:
@@ -944,9 +1184,15 @@ def _add_agent_routes(app: FastAPI, world: World, templates: Jinja2Templates) ->
 
     @app.get("/agent/tickets", response_class=HTMLResponse)
     async def ticket_list(request: Request) -> Response:
-        rows = [{"ticket": t, "requester": world.state.users.get(t.requester_id),
-                 "status_label": STATUS_LABELS.get(t.status, t.status), "order_state": order_state_name(t)}
-                for t in sorted(world.state.tickets.values(), key=lambda t: t.id)]
+        rows = [
+            {
+                "ticket": t,
+                "requester": world.state.users.get(t.requester_id),
+                "status_label": STATUS_LABELS.get(t.status, t.status),
+                "order_state": order_state_name(t),
+            }
+            for t in sorted(world.state.tickets.values(), key=lambda t: t.id)
+        ]
         return render(request, "zendesk/tickets.html", {"rows": rows})
 
     @app.get("/agent/tickets/{ticket_id}", response_class=HTMLResponse)

@@ -6,9 +6,8 @@ wait for whichever comes and read it. Deciding what an alert means is the robot'
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 from playwright.async_api import Page
 
@@ -79,8 +78,9 @@ class ARPage(ConsolePage):
         options = self.plan_select.locator("option")
         return [t.strip() for t in await self._guarded("reading the plans", lambda: options.all_inner_texts())]
 
-    async def fill_migration(self, line: str, token: str, plan: str, city: str, billing_address: str,
-                             email: str | None = None) -> None:
+    async def fill_migration(
+        self, line: str, token: str, plan: str, city: str, billing_address: str, email: str | None = None
+    ) -> None:
         """Fill the open migration form; nothing is sent until ``migrate``."""
         await self._guarded("typing the line", lambda: self.line_input.fill(line))
         await self._guarded("typing the token", lambda: self.token_input.fill(token))

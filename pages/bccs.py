@@ -54,8 +54,9 @@ class BCCSPage(ConsolePage):
         await self.open("/facturacion", "opening the billing-data change")
         await self._guarded("typing the line", lambda: self.line_input.fill(line))
         await self._guarded("typing the billing name", lambda: self.billing_name_input.fill(name))
-        await self._guarded("choosing the document type",
-                            lambda: self.document_type_select.select_option(label=document_type))
+        await self._guarded(
+            "choosing the document type", lambda: self.document_type_select.select_option(label=document_type)
+        )
         await self._guarded("typing the document number", lambda: self.document_number_input.fill(document_number))
         await self.submit(self.save_billing_button, "saving the billing data")
 
@@ -70,4 +71,4 @@ class BCCSPage(ConsolePage):
         if not texts:
             return []
         header = [cell.strip() for cell in texts[0].split("\t")]
-        return [dict(zip(header, (cell.strip() for cell in row.split("\t")))) for row in texts[1:]]
+        return [dict(zip(header, (cell.strip() for cell in row.split("\t")), strict=False)) for row in texts[1:]]

@@ -8,6 +8,7 @@ comes, so a failure is classified at once instead of waiting out a download that
 from __future__ import annotations
 
 import asyncio
+import functools
 from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import quote
@@ -62,7 +63,7 @@ class ContratoPage(ConsolePage):
             (self.plan_input, plan, "typing the plan"),
             (self.city_input, city, "typing the city"),
         ):
-            await self._guarded(doing, lambda field=field, value=value: field.fill(value))
+            await self._guarded(doing, functools.partial(field.fill, value))
 
     async def attach_backup(self, kind: str, file: str | Path | FilePayload) -> None:
         """Put a file in the backup input labelled ``kind`` (a path, or ``{name, mimeType, buffer}``)."""
@@ -93,8 +94,11 @@ class ContratoPage(ConsolePage):
 
         def is_answer(response: Response) -> bool:
             # The final answer to the click: the PDF or a page, never the redirect on the way to a login.
-            return (response.frame == main_frame and response.request.is_navigation_request()
-                    and not 300 <= response.status < 400)
+            return (
+                response.frame == main_frame
+                and response.request.is_navigation_request()
+                and not 300 <= response.status < 400
+            )
 
         async def click() -> Response:
             async with self.page.expect_response(is_answer) as answer:
@@ -108,8 +112,7 @@ class ContratoPage(ConsolePage):
             if "application/pdf" not in (content_type or ""):
                 await self._guarded(doing, lambda: self.page.wait_for_url(response.url))
                 self._check_document(response, doing)
-                raise UnexpectedScreen("the console answered a page instead of the contract PDF",
-                                       portal=self.portal)
+                raise UnexpectedScreen("the console answered a page instead of the contract PDF", portal=self.portal)
             pdf = await self._guarded(doing, lambda: download)
             path = await self._guarded("reading the downloaded PDF", pdf.path)
             content = await asyncio.to_thread(Path(path).read_bytes)
@@ -138,7 +141,7 @@ class ContratoPage(ConsolePage):
         await self._guarded(f"waiting for {what}", lambda: table.wait_for())
         texts = await self._guarded(f"reading {what}", lambda: table.get_by_role("row").all_inner_texts())
         header, *rows = [[cell.strip() for cell in text.split("\t")] for text in texts]
-        return [dict(zip(header, row)) for row in rows]
+        return [dict(zip(header, row, strict=False)) for row in rows]
 
     async def open_task(self, task_number: str) -> None:
         await self.open(f"/tareas/{quote(task_number)}", f"opening task {task_number}")

@@ -36,21 +36,25 @@ class ConversationCard:
         """Draw ``(author, when, text, from_customer)`` messages under a title."""
         items = "".join(
             f'<div class="msg {"customer" if mine else "agent"}"><div class="who">{html.escape(who)} · '
-            f'{html.escape(when)}</div>{html.escape(text)}</div>'
+            f"{html.escape(when)}</div>{html.escape(text)}</div>"
             for who, when, text, mine in messages
         )
-        document = (f"<!doctype html><html lang='es'><head><meta charset='utf-8'><style>{_STYLE}</style></head>"
-                    f"<body><article aria-label='Conversación'><h1>{html.escape(title)}</h1>{items}</article>"
-                    "</body></html>")
+        document = (
+            f"<!doctype html><html lang='es'><head><meta charset='utf-8'><style>{_STYLE}</style></head>"
+            f"<body><article aria-label='Conversación'><h1>{html.escape(title)}</h1>{items}</article>"
+            "</body></html>"
+        )
         async with playwright_errors(self.portal, "drawing the conversation"):
             await self.page.set_content(document)
 
     async def show_plans(self, title: str, plans: list[str]) -> None:
         """Draw the list of plans on offer, as the image the offer macros attach."""
         items = "".join(f'<div class="msg agent">{html.escape(plan)}</div>' for plan in plans)
-        document = (f"<!doctype html><html lang='es'><head><meta charset='utf-8'><style>{_STYLE}</style></head>"
-                    f"<body><article aria-label='Conversación'><h1>{html.escape(title)}</h1>{items}</article>"
-                    "</body></html>")
+        document = (
+            f"<!doctype html><html lang='es'><head><meta charset='utf-8'><style>{_STYLE}</style></head>"
+            f"<body><article aria-label='Conversación'><h1>{html.escape(title)}</h1>{items}</article>"
+            "</body></html>"
+        )
         async with playwright_errors(self.portal, "drawing the plans"):
             await self.page.set_content(document)
 

@@ -7,10 +7,8 @@ landed on the login page is ``SessionExpired``, instead of waiting for a table t
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 import contextlib
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Frame, Page, Response

@@ -30,12 +30,12 @@ class SyshelpPage(ConsolePage):
     async def start_ticket(self, ticket_type: str) -> None:
         """Open the new-ticket form and choose its type, which loads the type's subtypes."""
         await self.open("/tickets/nuevo", "opening the new-ticket form")
-        await self._guarded("choosing the ticket type",
-                            lambda: self.type_select.select_option(label=ticket_type))
+        await self._guarded("choosing the ticket type", lambda: self.type_select.select_option(label=ticket_type))
         await self.submit(self.load_subtypes_button, "loading the subtypes")
 
-    async def fill_ticket(self, subtype: str, entity: str, contact: str, phone: str, email: str,
-                          description: str) -> None:
+    async def fill_ticket(
+        self, subtype: str, entity: str, contact: str, phone: str, email: str, description: str
+    ) -> None:
         """Fill the rest of the form once its subtypes are loaded."""
         await self._guarded("choosing the subtype", lambda: self.subtype_select.select_option(label=subtype))
         await self._guarded("typing the entity", lambda: self.entity_input.fill(entity))
@@ -58,10 +58,11 @@ class SyshelpPage(ConsolePage):
         """The "Mis tickets" list, newest first, as rows of column header -> cell."""
         await self.open("/tickets", "opening Mis tickets")
         await self._guarded("waiting for Mis tickets", lambda: self.my_tickets_table.wait_for())
-        texts = await self._guarded("reading Mis tickets",
-                                    lambda: self.my_tickets_table.get_by_role("row").all_inner_texts())
+        texts = await self._guarded(
+            "reading Mis tickets", lambda: self.my_tickets_table.get_by_role("row").all_inner_texts()
+        )
         header = [cell.strip() for cell in texts[0].split("\t")]
-        return [dict(zip(header, (cell.strip() for cell in row.split("\t")))) for row in texts[1:]]
+        return [dict(zip(header, (cell.strip() for cell in row.split("\t")), strict=False)) for row in texts[1:]]
 
     async def open_ticket(self, number: str) -> None:
         """Open a ticket's detail by its number."""

@@ -37,12 +37,12 @@ class MigrationInDoubt(ApplicationError):
 class MigrationOutcome(str, Enum):
     """What AR answered to a migration request."""
 
-    MIGRATED = "migrated"                  # -> 8, digital contract without pre-analysis
-    REFUSED = "refused"                    # AR error -> 9, contract with pre-analysis (screenshot 9.1)
-    HISTORICAL_DEBT = "historical_debt"    # 7.7 b: amount from BCCS, then close (screenshot)
-    TOKEN_EXPIRED = "token_expired"        # 7.3: second token
-    TOKEN_WRONG = "token_wrong"            # the code does not match the line's latest token
-    TOKEN_USED = "token_used"              # the code was already spent on an earlier attempt
+    MIGRATED = "migrated"  # -> 8, digital contract without pre-analysis
+    REFUSED = "refused"  # AR error -> 9, contract with pre-analysis (screenshot 9.1)
+    HISTORICAL_DEBT = "historical_debt"  # 7.7 b: amount from BCCS, then close (screenshot)
+    TOKEN_EXPIRED = "token_expired"  # 7.3: second token
+    TOKEN_WRONG = "token_wrong"  # the code does not match the line's latest token
+    TOKEN_USED = "token_used"  # the code was already spent on an earlier attempt
     PLAN_NOT_OFFERED = "plan_not_offered"  # Scoring does not offer the chosen plan (see offered_plans)
     ALREADY_POSTPAID = "already_postpaid"  # nothing to migrate; never a second migration
 
@@ -213,22 +213,30 @@ class ARRobot(ConsoleRobot[ARPage]):
                 alert = await console.alert_text()
                 return self._result(request, _refusal(alert, self.portal), alert)
             if request.plan not in offered:
-                message = (f"Scoring no ofrece el plan '{request.plan}' para la línea; "
-                           f"planes habilitados: {', '.join(offered) or '-'}")
+                message = (
+                    f"Scoring no ofrece el plan '{request.plan}' para la línea; "
+                    f"planes habilitados: {', '.join(offered) or '-'}"
+                )
                 return self._result(request, MigrationOutcome.PLAN_NOT_OFFERED, message, offered=offered)
-            await console.fill_migration(request.line, request.token, request.plan, request.city,
-                                         request.billing_address, request.email)
+            await console.fill_migration(
+                request.line, request.token, request.plan, request.city, request.billing_address, request.email
+            )
             # After the click AR may have migrated the line: no error may lead to a second click.
             try:
                 await console.migrate()
                 screen = await console.read_outcome()
                 outcome = _classify(screen, self.portal)
-                shot = (await console.screenshot()
-                        if outcome in (MigrationOutcome.REFUSED, MigrationOutcome.HISTORICAL_DEBT) else None)
+                shot = (
+                    await console.screenshot()
+                    if outcome in (MigrationOutcome.REFUSED, MigrationOutcome.HISTORICAL_DEBT)
+                    else None
+                )
             except ApplicationError as exc:
                 raise MigrationInDoubt(
                     f"the migration of line {request.line} was submitted but AR's answer was lost ({exc}); "
-                    "read the migration state before doing anything else", portal=self.portal) from exc
+                    "read the migration state before doing anything else",
+                    portal=self.portal,
+                ) from exc
             return self._answer(request, outcome, screen, offered, shot)
 
         return self._run(work)
@@ -261,17 +269,28 @@ class ARRobot(ConsoleRobot[ARPage]):
 
     # -- building results ----------------------------------------------------------------------
     @staticmethod
-    def _result(request: MigrationRequest, outcome: MigrationOutcome, message: str,
-                offered: list[str] | None = None) -> MigrationResult:
-        return MigrationResult(line=request.line, outcome=outcome, message=message, plan=request.plan,
-                               offered_plans=offered or [])
+    def _result(
+        request: MigrationRequest, outcome: MigrationOutcome, message: str, offered: list[str] | None = None
+    ) -> MigrationResult:
+        return MigrationResult(
+            line=request.line, outcome=outcome, message=message, plan=request.plan, offered_plans=offered or []
+        )
 
-    def _answer(self, request: MigrationRequest, outcome: MigrationOutcome, screen: MigrationScreen,
-                offered: list[str], shot: bytes | None) -> MigrationResult:
+    def _answer(
+        self,
+        request: MigrationRequest,
+        outcome: MigrationOutcome,
+        screen: MigrationScreen,
+        offered: list[str],
+        shot: bytes | None,
+    ) -> MigrationResult:
         result = MigrationResult(
-            line=request.line, outcome=outcome, plan=screen.result.get("Plan", request.plan),
+            line=request.line,
+            outcome=outcome,
+            plan=screen.result.get("Plan", request.plan),
             message=screen.status if outcome == MigrationOutcome.MIGRATED else screen.alert,
-            offered_plans=offered, preanalysis=screen.preanalysis,
+            offered_plans=offered,
+            preanalysis=screen.preanalysis,
             order_number=screen.result.get("N° de orden"),
         )
         if outcome == MigrationOutcome.MIGRATED:
@@ -280,11 +299,17 @@ class ARRobot(ConsoleRobot[ARPage]):
             except ValueError:
                 result.migrated_at = None  # the line is migrated; an odd date must not hide that
         if shot is not None:
-            description = ("Deuda histórica informada por Lista Negra en el Activador Regional, línea "
-                           if outcome == MigrationOutcome.HISTORICAL_DEBT
-                           else "Error del Activador Regional al migrar la línea ")
-            result.evidence.append(Evidence.capture(
-                portal=self.portal, step=f"ar_{outcome.value}", content=shot,
-                description=f"{description}{request.line}: {result.message}",
-            ))
+            description = (
+                "Deuda histórica informada por Lista Negra en el Activador Regional, línea "
+                if outcome == MigrationOutcome.HISTORICAL_DEBT
+                else "Error del Activador Regional al migrar la línea "
+            )
+            result.evidence.append(
+                Evidence.capture(
+                    portal=self.portal,
+                    step=f"ar_{outcome.value}",
+                    content=shot,
+                    description=f"{description}{request.line}: {result.message}",
+                )
+            )
         return result

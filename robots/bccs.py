@@ -143,8 +143,10 @@ class BillingChange(BaseModel):
     def summary(self) -> str:
         if self.outcome is BillingChangeOutcome.LINE_NOT_FOUND:
             return f"BCCS: la línea {self.line} no está registrada; datos de facturación sin cambios"
-        return (f"BCCS: datos de facturación de la línea {self.line} cambiados a {self.name} "
-                f"({self.document_type.value if self.document_type else '-'} {self.document_number})")
+        return (
+            f"BCCS: datos de facturación de la línea {self.line} cambiados a {self.name} "
+            f"({self.document_type.value if self.document_type else '-'} {self.document_number})"
+        )
 
 
 class BCCSRobot(ConsoleRobot[BCCSPage]):
@@ -178,11 +180,17 @@ class BCCSRobot(ConsoleRobot[BCCSPage]):
             amount=amount,
             detail=[row.get("Concepto", "") for row in rows if row.get("Concepto")],
         )
-        debt.evidence.append(Evidence.capture(
-            portal=self.portal, step="historical-debt", content=shot,
-            description=(f"Deuda histórica en BCCS del cliente con CI {mask_number(request.ci)}: "
-                         f"{debt.amount_text if debt.has_debt else 'sin deuda histórica'}"),
-        ))
+        debt.evidence.append(
+            Evidence.capture(
+                portal=self.portal,
+                step="historical-debt",
+                content=shot,
+                description=(
+                    f"Deuda histórica en BCCS del cliente con CI {mask_number(request.ci)}: "
+                    f"{debt.amount_text if debt.has_debt else 'sin deuda histórica'}"
+                ),
+            )
+        )
         return debt
 
     def change_billing_holder(self, request: BillingChangeRequest) -> BillingChange:
@@ -192,8 +200,9 @@ class BCCSRobot(ConsoleRobot[BCCSPage]):
         """
 
         async def work(console: BCCSPage) -> tuple[dict[str, str] | None, str, bytes]:
-            await console.change_billing(request.line, request.name, request.document_type.value,
-                                         request.document_number)
+            await console.change_billing(
+                request.line, request.name, request.document_type.value, request.document_number
+            )
             saved = await console.read_billing()
             alert = "" if saved else await console.alert_text()
             return saved, alert, await console.screenshot()
@@ -206,13 +215,17 @@ class BCCSRobot(ConsoleRobot[BCCSPage]):
             description = f"BCCS: la línea {request.line} no está registrada (cambio de facturación no realizado)"
         else:
             result = BillingChange(
-                line=request.line, outcome=BillingChangeOutcome.CHANGED,
+                line=request.line,
+                outcome=BillingChangeOutcome.CHANGED,
                 name=saved.get("Nombre o razón social"),
                 document_type=DocumentType(saved.get("Tipo de documento", request.document_type.value)),
                 document_number=saved.get("Número de documento"),
             )
-            description = (f"Datos de facturación de la línea {request.line} cambiados en BCCS a "
-                           f"{result.name} ({request.document_type.value})")
-        result.evidence.append(Evidence.capture(portal=self.portal, step="billing-change",
-                                                content=shot, description=description))
+            description = (
+                f"Datos de facturación de la línea {request.line} cambiados en BCCS a "
+                f"{result.name} ({request.document_type.value})"
+            )
+        result.evidence.append(
+            Evidence.capture(portal=self.portal, step="billing-change", content=shot, description=description)
+        )
         return result

@@ -23,6 +23,7 @@ import re
 import unicodedata
 from enum import Enum
 
+from playwright.async_api import FilePayload
 from pydantic import BaseModel, Field, computed_field, field_validator
 
 from pages.contrato import ContratoPage, DownloadedFile
@@ -71,8 +72,11 @@ class BackupKind(str, Enum):
 
 
 #: Words in the file names of the customer's photos (the WhatsApp bot's names), most specific first.
-_CUSTOMER_FILE_WORDS = (("selfie", BackupKind.SELFIE), ("reverso", BackupKind.CI_BACK),
-                        ("anverso", BackupKind.CI_FRONT))
+_CUSTOMER_FILE_WORDS = (
+    ("selfie", BackupKind.SELFIE),
+    ("reverso", BackupKind.CI_BACK),
+    ("anverso", BackupKind.CI_FRONT),
+)
 
 _BACKUP_LABELS = {
     BackupKind.PREANALYSIS: "Preanálisis Planifícate",
@@ -109,11 +113,11 @@ PRINTABLE = (ContractState.SAVED, ContractState.APPROVED, ContractState.PRINTED)
 class TaskStatus(str, Enum):
     """Where the analysts' task stands (PROCESS.md 9.4)."""
 
-    PENDING = "pending"        # still with the analysts
-    APPROVED = "approved"      # 9.4 a: print the contract
-    FIXABLE = "fixable"        # 9.4 b: answer with ``missing_backup``
-    UNFIXABLE = "unfixable"    # 9.4 c: complete as "desestimado" with ``reason``
-    DISMISSED = "dismissed"    # completed as "desestimado"
+    PENDING = "pending"  # still with the analysts
+    APPROVED = "approved"  # 9.4 a: print the contract
+    FIXABLE = "fixable"  # 9.4 b: answer with ``missing_backup``
+    UNFIXABLE = "unfixable"  # 9.4 c: complete as "desestimado" with ``reason``
+    DISMISSED = "dismissed"  # completed as "desestimado"
 
 
 _TASK_STATES = {
@@ -142,9 +146,9 @@ class Backup(BaseModel):
             raise ValueError("a backup needs a file name")
         return name
 
-    def payload(self) -> dict:
+    def payload(self) -> FilePayload:
         """The file as the browser's file input takes it."""
-        return {"name": self.file_name, "mimeType": self.content_type, "buffer": self.content}
+        return FilePayload(name=self.file_name, mimeType=self.content_type, buffer=self.content)
 
 
 class ContractRequest(LineRequest):
@@ -275,8 +279,9 @@ class ContratoRobot(ConsoleRobot[ContratoPage]):
                 # An earlier attempt saved it and lost the answer: take that contract, do not save twice.
                 await console.open_contract(min(known - baseline[0]))
                 return await console.read_contract(), await console.screenshot()
-            await console.create_contract(request.line, request.holder_name, request.holder_ci,
-                                          request.plan, request.city)
+            await console.create_contract(
+                request.line, request.holder_name, request.holder_ci, request.plan, request.city
+            )
             for backup in request.backups:
                 await console.attach_backup(backup.kind.label, backup.payload())
             await console.save()
@@ -288,12 +293,18 @@ class ContratoRobot(ConsoleRobot[ContratoPage]):
         fields, shot = self._run(work)
         number = _field(fields, "Número de contrato", self.portal)
         return ContractSaved(
-            contract_number=number, line=request.line, state=self._contract_state(fields),
+            contract_number=number,
+            line=request.line,
+            state=self._contract_state(fields),
             backups=self._backups(fields),
-            evidence=[Evidence.capture(
-                portal=self.portal, step="contract_saved", content=shot,
-                description=f"Contrato digital {number} guardado con sus respaldos (línea {request.line})",
-            )],
+            evidence=[
+                Evidence.capture(
+                    portal=self.portal,
+                    step="contract_saved",
+                    content=shot,
+                    description=f"Contrato digital {number} guardado con sus respaldos (línea {request.line})",
+                )
+            ],
         )
 
     def print_contract(self, request: PrintRequest) -> ContractPdf:
@@ -304,21 +315,30 @@ class ContratoRobot(ConsoleRobot[ContratoPage]):
             fields = await self._open_contract(console, number)
             state = self._contract_state(fields)
             if state not in PRINTABLE:
-                raise RuleRefused(f"contract {number} is {state.value}: only a saved or approved contract "
-                                  "can be printed", portal=self.portal)
+                raise RuleRefused(
+                    f"contract {number} is {state.value}: only a saved or approved contract can be printed",
+                    portal=self.portal,
+                )
             return await console.print_pdf()
 
         downloaded = self._run(work)
         if not downloaded.content.startswith(b"%PDF-"):
             raise UnexpectedScreen(f"the download for contract {number} is not a PDF", portal=self.portal)
         return ContractPdf(
-            contract_number=number, file_name=downloaded.file_name or f"{number}.pdf",
-            sha256=hashlib.sha256(downloaded.content).hexdigest(), pdf=downloaded.content,
-            evidence=[Evidence.capture(
-                portal=self.portal, step="contract_pdf", content=downloaded.content,
-                content_type="application/pdf", extension="pdf",
-                description=f"Contrato digital {number} impreso en PDF",
-            )],
+            contract_number=number,
+            file_name=downloaded.file_name or f"{number}.pdf",
+            sha256=hashlib.sha256(downloaded.content).hexdigest(),
+            pdf=downloaded.content,
+            evidence=[
+                Evidence.capture(
+                    portal=self.portal,
+                    step="contract_pdf",
+                    content=downloaded.content,
+                    content_type="application/pdf",
+                    extension="pdf",
+                    description=f"Contrato digital {number} impreso en PDF",
+                )
+            ],
         )
 
     def send_to_analysis(self, request: AnalysisRequest) -> AnalysisSubmitted:
@@ -331,8 +351,10 @@ class ContratoRobot(ConsoleRobot[ContratoPage]):
             if _blank(fields.get("Tarea de análisis")):
                 state = self._contract_state(fields)
                 if state is not ContractState.SAVED:
-                    raise RuleRefused(f"contract {number} is {state.value}: only a saved contract can be "
-                                      "sent to analysis", portal=self.portal)
+                    raise RuleRefused(
+                        f"contract {number} is {state.value}: only a saved contract can be sent to analysis",
+                        portal=self.portal,
+                    )
                 await console.send_to_analysis()
                 refused = await console.alert_text()
                 if refused:
@@ -343,11 +365,16 @@ class ContratoRobot(ConsoleRobot[ContratoPage]):
         fields, shot = self._run(work)
         task = _field(fields, "Tarea de análisis", self.portal)
         return AnalysisSubmitted(
-            contract_number=number, task_number=task,
-            evidence=[Evidence.capture(
-                portal=self.portal, step="analysis_submitted", content=shot,
-                description=f"Contrato digital {number} enviado a análisis de activaciones (tarea {task})",
-            )],
+            contract_number=number,
+            task_number=task,
+            evidence=[
+                Evidence.capture(
+                    portal=self.portal,
+                    step="analysis_submitted",
+                    content=shot,
+                    description=f"Contrato digital {number} enviado a análisis de activaciones (tarea {task})",
+                )
+            ],
         )
 
     def task_answer(self, request: TaskQuery) -> TaskAnswer:
@@ -377,8 +404,9 @@ class ContratoRobot(ConsoleRobot[ContratoPage]):
                 return fields  # an earlier attempt's reply reached the analysts
             status = self._task_status(fields)
             if status is not TaskStatus.FIXABLE:
-                raise RuleRefused(f"task {number} is {status.value}: only a fixable task takes a reply",
-                                  portal=self.portal)
+                raise RuleRefused(
+                    f"task {number} is {status.value}: only a fixable task takes a reply", portal=self.portal
+                )
             await console.answer_task(number, request.backup.kind.label, request.backup.payload())
             refused = await console.alert_text()
             if refused:
@@ -396,8 +424,9 @@ class ContratoRobot(ConsoleRobot[ContratoPage]):
             status = self._task_status(fields)
             if status is not TaskStatus.DISMISSED:
                 if status not in (TaskStatus.FIXABLE, TaskStatus.UNFIXABLE):
-                    raise RuleRefused(f"task {number} is {status.value}: only an observed task can be "
-                                      "dismissed", portal=self.portal)
+                    raise RuleRefused(
+                        f"task {number} is {status.value}: only an observed task can be dismissed", portal=self.portal
+                    )
                 await console.complete_as_dismissed(number, request.reason)
                 refused = await console.alert_text()
                 if refused:
@@ -408,11 +437,17 @@ class ContratoRobot(ConsoleRobot[ContratoPage]):
         fields, shot = self._run(work)
         reason = _dash_none(fields.get("Motivo de desestimación")) or request.reason
         return TaskDismissed(
-            task_number=number, contract_number=_field(fields, "Contrato", self.portal), reason=reason,
-            evidence=[Evidence.capture(
-                portal=self.portal, step="task_dismissed", content=shot,
-                description=f"Tarea {number} de activaciones completada como desestimada: {reason}",
-            )],
+            task_number=number,
+            contract_number=_field(fields, "Contrato", self.portal),
+            reason=reason,
+            evidence=[
+                Evidence.capture(
+                    portal=self.portal,
+                    step="task_dismissed",
+                    content=shot,
+                    description=f"Tarea {number} de activaciones completada como desestimada: {reason}",
+                )
+            ],
         )
 
     # -- reading the console --------------------------------------------------------------------
@@ -455,7 +490,8 @@ class ContratoRobot(ConsoleRobot[ContratoPage]):
 
     def _answer(self, number: str, fields: dict[str, str]) -> TaskAnswer:
         return TaskAnswer(
-            task_number=number, contract_number=_field(fields, "Contrato", self.portal),
+            task_number=number,
+            contract_number=_field(fields, "Contrato", self.portal),
             status=self._task_status(fields),
             missing_backup=_dash_none(fields.get("Respaldo faltante")),
             reason=_dash_none(fields.get("Motivo")),

@@ -61,16 +61,17 @@ class ConversationEvidence:
 
         return self.host.run(draw())
 
-    def capture(self, *, ticket_id: int, subject: str, lines: list[ConversationLine], step: str,
-                description: str) -> Evidence:
+    def capture(
+        self, *, ticket_id: int, subject: str, lines: list[ConversationLine], step: str, description: str
+    ) -> Evidence:
         """A picture of conversation lines (e.g. the formal T&C macro and the customer's ACEPTO)."""
-        messages = [(line.author, f"{line.at:%d/%m/%Y %H:%M}", line.body, line.author == "Cliente")
-                    for line in lines]
+        messages = [(line.author, f"{line.at:%d/%m/%Y %H:%M}", line.body, line.author == "Cliente") for line in lines]
         content = self._draw(lambda card: card.show(f"Ticket #{ticket_id} · {subject}", messages))
         return Evidence.capture(portal="zendesk", step=step, description=description, content=content)
 
     def plans_card(self, plans: list[str]) -> Evidence:
         """The image of the plans on offer that the offer macros attach."""
         content = self._draw(lambda card: card.show_plans("Planes pospago vigentes", plans))
-        return Evidence.capture(portal="rpa", step="planes_vigentes", description="Planes pospago ofertados",
-                                content=content)
+        return Evidence.capture(
+            portal="rpa", step="planes_vigentes", description="Planes pospago ofertados", content=content
+        )

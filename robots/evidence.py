@@ -9,14 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Evidence(BaseModel):
@@ -32,13 +32,29 @@ class Evidence(BaseModel):
     content: bytes = Field(default=b"", exclude=True, repr=False)
 
     @classmethod
-    def capture(cls, *, portal: str, step: str, description: str, content: bytes,
-                content_type: str = "image/png", extension: str = "png") -> Evidence:
+    def capture(
+        cls,
+        *,
+        portal: str,
+        step: str,
+        description: str,
+        content: bytes,
+        content_type: str = "image/png",
+        extension: str = "png",
+    ) -> Evidence:
         digest = hashlib.sha256(content).hexdigest()
         stamp = utc_now()
         name = f"{step}-{stamp:%Y%m%dT%H%M%S}-{digest[:8]}.{extension}"
-        return cls(portal=portal, step=step, description=description, taken_at=stamp,
-                   content_type=content_type, filename=name, sha256=digest, content=content)
+        return cls(
+            portal=portal,
+            step=step,
+            description=description,
+            taken_at=stamp,
+            content_type=content_type,
+            filename=name,
+            sha256=digest,
+            content=content,
+        )
 
 
 class StoredEvidence(BaseModel):

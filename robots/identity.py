@@ -46,16 +46,17 @@ def normal_line(value: str) -> str:
     if text.startswith("+"):
         if not text.startswith("+" + COUNTRY_CODE):
             raise InvalidInput(f"{value!r} is not a Bolivian mobile line: its country code is not +{COUNTRY_CODE}")
-        text = text[1 + len(COUNTRY_CODE):]
+        text = text[1 + len(COUNTRY_CODE) :]
     elif text.startswith(COUNTRY_CODE) and len(text) == 8 + len(COUNTRY_CODE):
-        text = text[len(COUNTRY_CODE):]
+        text = text[len(COUNTRY_CODE) :]
     if not _DIGITS.fullmatch(text):
         raise InvalidInput(f"{value!r} is not a mobile line number: it has characters other than digits")
     if len(text) != 8:
         raise InvalidInput(f"{value!r} is not a mobile line number: it has {len(text)} digits, a line has 8")
     if text[0] not in "67":
-        raise InvalidInput(f"{value!r} is not a mobile line number: it starts with {text[0]}, "
-                           "a mobile line starts with 6 or 7")
+        raise InvalidInput(
+            f"{value!r} is not a mobile line number: it starts with {text[0]}, a mobile line starts with 6 or 7"
+        )
     return text
 
 
@@ -64,8 +65,11 @@ DEPARTMENTS = ("LP", "CB", "SC", "OR", "PT", "TJ", "CH", "BE", "PD")
 # Read leniently (a foreign resident's "E-" and any complement included) so that the refusal can say
 # exactly what is wrong, and so that two CIs can be compared however people wrote them. The complement
 # is tried last, so that "6543210-LP" reads as a department rather than as a complement "LP".
-_CI = re.compile(r"^(?P<foreign>E-?)?(?P<number>\d+)(?:-(?P<complement>[0-9A-Z]{1,2}?))??"
-                 rf"(?:-?(?P<department>{'|'.join(DEPARTMENTS)}))?$", re.ASCII)
+_CI = re.compile(
+    r"^(?P<foreign>E-?)?(?P<number>\d+)(?:-(?P<complement>[0-9A-Z]{1,2}?))??"
+    rf"(?:-?(?P<department>{'|'.join(DEPARTMENTS)}))?$",
+    re.ASCII,
+)
 _COMPLEMENT = re.compile(r"^[0-9][A-Z]$")
 # A complement written after a space ("6543210 1A") would otherwise glue onto the number.
 _SPACED_COMPLEMENT = re.compile(r"\s+(?=[0-9][A-Z]\b)")
@@ -89,16 +93,18 @@ def normal_ci(value: str) -> str:
         raise InvalidInput("the CI number is empty")
     reading = _ci_reading(value)
     if reading is None:
-        raise InvalidInput(f"{shown} is not a CI number: digits, optionally '-' and a complement "
-                           "of a digit and a letter (1234567-1A)")
+        raise InvalidInput(
+            f"{shown} is not a CI number: digits, optionally '-' and a complement of a digit and a letter (1234567-1A)"
+        )
     if reading["foreign"]:
         raise InvalidInput(f"{shown} is a foreign resident's CI (E-...), which BCCS does not take")
     number, complement = reading["number"], reading["complement"]
     if not 4 <= len(number) <= 10:
         raise InvalidInput(f"{shown} is not a CI number: it has {len(number)} digits, a CI has 4 to 10")
     if complement and not _COMPLEMENT.match(complement):
-        raise InvalidInput(f"{shown} is not a CI number: its complement {complement!r} is not "
-                           "a digit and a letter (1A)")
+        raise InvalidInput(
+            f"{shown} is not a CI number: its complement {complement!r} is not a digit and a letter (1A)"
+        )
     return f"{number}-{complement}" if complement else number
 
 
@@ -157,8 +163,11 @@ def ticket_identifiers_problem(line: str | None, holder_ci: str | None, billing_
     The line is required; the holder's CI and the billing NIT are checked when the ticket has them (the
     customer may give them later in the conversation, and the NIT only matters for third-party billing).
     """
-    checks = (("line", line, normal_line, True), ("holder_ci", holder_ci, normal_ci, False),
-              ("billing_nit", billing_nit, normal_nit, False))
+    checks = (
+        ("line", line, normal_line, True),
+        ("holder_ci", holder_ci, normal_ci, False),
+        ("billing_nit", billing_nit, normal_nit, False),
+    )
     problems = []
     for field, value, rule, required in checks:
         if not str(value or "").strip():
@@ -166,7 +175,7 @@ def ticket_identifiers_problem(line: str | None, holder_ci: str | None, billing_
                 problems.append(f"field '{FIELD_TITLES[field]}' is empty")
             continue
         try:
-            rule(value)
+            rule(str(value))
         except InvalidInput as exc:
             problems.append(f"field '{FIELD_TITLES[field]}': {exc.message}")
     return "; ".join(problems) or None

@@ -28,7 +28,7 @@ class TaxpayerKind(str, Enum):
 
     GOVERNMENT = "government"  # ENTIDAD PÚBLICA / GUBERNAMENTAL
     COMMERCIAL = "commercial"  # EMPRESA COMERCIAL (S.R.L., S.A., LTDA., unipersonal)
-    OTHER = "other"            # PERSONA NATURAL, associations, foundations...
+    OTHER = "other"  # PERSONA NATURAL, associations, foundations...
 
 
 def kind_of(label: str) -> TaxpayerKind:
@@ -73,7 +73,7 @@ class TaxpayerLookup(BaseModel):
     def summary(self) -> str:
         if not self.found:
             return f"Padrón de Impuestos: NIT {self.nit} inexistente"
-        return (f"Padrón de Impuestos: NIT {self.nit} - {self.name} - {self.kind_label} - {self.status}")
+        return f"Padrón de Impuestos: NIT {self.nit} - {self.name} - {self.kind_label} - {self.status}"
 
 
 class TaxRegistryRobot(ConsoleRobot[TaxRegistryPage]):
@@ -92,20 +92,25 @@ class TaxRegistryRobot(ConsoleRobot[TaxRegistryPage]):
         if fields is None:
             # "NIT inexistente" is the registry's status line; anything it refuses comes as an alert.
             if "NIT inexistente" not in status:
-                raise RuleRefused(alert or status or "the registry refused the NIT without a message",
-                                  portal=self.portal)
+                raise RuleRefused(
+                    alert or status or "the registry refused the NIT without a message", portal=self.portal
+                )
             result = TaxpayerLookup(nit=request.nit, found=False)
             description = f"Padrón de Impuestos: NIT {request.nit} inexistente"
         else:
             label = fields.get("Tipo de contribuyente", "")
             result = TaxpayerLookup(
-                nit=fields.get("NIT", request.nit), found=True, name=fields.get("Razón social"),
-                kind=kind_of(label), kind_label=label, status=fields.get("Estado"),
+                nit=fields.get("NIT", request.nit),
+                found=True,
+                name=fields.get("Razón social"),
+                kind=kind_of(label),
+                kind_label=label,
+                status=fields.get("Estado"),
             )
-            description = (f"Padrón de Impuestos: NIT {request.nit} de {result.name}, {label}, "
-                           f"estado {result.status}")
-        result.evidence.append(Evidence.capture(portal=self.portal, step="nit-lookup",
-                                                content=shot, description=description))
+            description = f"Padrón de Impuestos: NIT {request.nit} de {result.name}, {label}, estado {result.status}"
+        result.evidence.append(
+            Evidence.capture(portal=self.portal, step="nit-lookup", content=shot, description=description)
+        )
         return result
 
 
@@ -123,9 +128,7 @@ _PUBLIC = re.compile(
 )
 _GOVERNMENT_DOMAIN = re.compile(r"\.GOB\.BO\b")
 # Matched on the name without dots, so "S.R.L.", "S. R. L." and "SRL" all read the same.
-_COMMERCIAL = re.compile(
-    r"\b(S ?R ?L|S ?A|LTDA|LIMITADA|SOCIEDAD ANONIMA|SOCIEDAD DE RESPONSABILIDAD LIMITADA)\b"
-)
+_COMMERCIAL = re.compile(r"\b(S ?R ?L|S ?A|LTDA|LIMITADA|SOCIEDAD ANONIMA|SOCIEDAD DE RESPONSABILIDAD LIMITADA)\b")
 
 
 def _plain(text: str) -> str:
@@ -158,6 +161,4 @@ def billing_needs_government_check(name: str) -> bool:
         return False
     if _GOVERNMENT_DOMAIN.search(plain) or _PUBLIC.search(plain):
         return True
-    if _COMMERCIAL.search(" ".join(re.sub(r"[.,]", " ", plain).split())):
-        return False
-    return True
+    return not _COMMERCIAL.search(" ".join(re.sub(r"[.,]", " ", plain).split()))

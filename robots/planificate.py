@@ -18,12 +18,12 @@ from robots.evidence import Evidence
 class PreanalysisVerdict(str, Enum):
     """Which branch of activity 2 the result leads to."""
 
-    ELIGIBLE = "eligible"              # AC and USIM LTE -> 3
-    NO_RESULT = "no_result"            # 2.5 a: policy "Sin requisitos sin subsidio" -> 3
-    BLOCKED_FR_RO = "blocked_fr_ro"    # 2.5 b
+    ELIGIBLE = "eligible"  # AC and USIM LTE -> 3
+    NO_RESULT = "no_result"  # 2.5 a: policy "Sin requisitos sin subsidio" -> 3
+    BLOCKED_FR_RO = "blocked_fr_ro"  # 2.5 b
     OTHER_OPERATOR = "other_operator"  # 2.5 c
-    SIM_3G = "sim_3g"                  # 2.5 d
-    DEBT_MP = "debt_mp"                # 2.5 e
+    SIM_3G = "sim_3g"  # 2.5 d
+    DEBT_MP = "debt_mp"  # 2.5 e
 
 
 class PreanalysisRequest(LineRequest):
@@ -58,8 +58,9 @@ class PreanalysisResult(BaseModel):
         if not self.found:
             return "Planifícate: sin resultados para la línea (política 'Sin requisitos sin subsidio')"
         plans = ", ".join(self.recommended_plans) or "-"
-        return (f"Planifícate: estado {self.state}, SIM {self.sim}, operador {self.operator}, "
-                f"planes recomendados: {plans}")
+        return (
+            f"Planifícate: estado {self.state}, SIM {self.sim}, operador {self.operator}, planes recomendados: {plans}"
+        )
 
 
 class PlanificateRobot(ConsoleRobot[PlanificatePage]):
@@ -85,10 +86,14 @@ class PlanificateRobot(ConsoleRobot[PlanificatePage]):
                 operator=_dash_none(fields.get("Operador")),
                 recommended_plans=[p.strip() for p in plans.split(",") if p.strip() not in ("", "-")],
             )
-        result.evidence.append(Evidence.capture(
-            portal=self.portal, step="preanalysis", content=shot,
-            description=f"Preanálisis Planifícate de la línea {request.line}",
-        ))
+        result.evidence.append(
+            Evidence.capture(
+                portal=self.portal,
+                step="preanalysis",
+                content=shot,
+                description=f"Preanálisis Planifícate de la línea {request.line}",
+            )
+        )
         return result
 
 

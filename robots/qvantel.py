@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from enum import Enum
 
 from loguru import logger
@@ -79,12 +79,17 @@ class LineStatus(BaseModel):
         if not self.exists:
             return f"Qvantel: la línea {self.line} no existe"
         state = CONFIRMED if self.confirmed else PENDING
-        recovery = ("con recuperación de SIM en las últimas 24 h" if self.sim_recovered_last_24h
-                    else "sin recuperación de SIM en las últimas 24 h")
+        recovery = (
+            "con recuperación de SIM en las últimas 24 h"
+            if self.sim_recovered_last_24h
+            else "sin recuperación de SIM en las últimas 24 h"
+        )
         when = f" (última: {self.last_sim_recovery:{CONSOLE_TIME}})" if self.last_sim_recovery else ""
         plan_type = self.plan_type.value if self.plan_type else "-"
-        return (f"Qvantel: línea {self.line} {state.lower()}, {recovery}{when}; titular {self.holder_name} "
-                f"(CI {mask_number(self.holder_ci)}); plan {self.plan} ({plan_type})")
+        return (
+            f"Qvantel: línea {self.line} {state.lower()}, {recovery}{when}; titular {self.holder_name} "
+            f"(CI {mask_number(self.holder_ci)}); plan {self.plan} ({plan_type})"
+        )
 
 
 # -- confirmation (PROCESS.md 5) ----------------------------------------------------------------------
@@ -114,7 +119,7 @@ class ConfirmLineRequest(LineRequest):
 class ConfirmationOutcome(str, Enum):
     CONFIRMED = "confirmed"
     ALREADY_CONFIRMED = "already_confirmed"
-    NOT_HOLDER = "not_holder"            # -> "Cliente no es titular"
+    NOT_HOLDER = "not_holder"  # -> "Cliente no es titular"
     LINE_NOT_FOUND = "line_not_found"
 
 
@@ -130,10 +135,8 @@ class LineConfirmation(BaseModel):
     def summary(self) -> str:
         return {
             ConfirmationOutcome.CONFIRMED: f"Qvantel: registro de la línea {self.line} confirmado (ACMO {self.acmo})",
-            ConfirmationOutcome.ALREADY_CONFIRMED:
-                f"Qvantel: la línea {self.line} ya estaba confirmada (ACMO {self.acmo or '-'})",
-            ConfirmationOutcome.NOT_HOLDER:
-                f"Qvantel: el CI no corresponde al titular de la línea {self.line}; registro no confirmado",
+            ConfirmationOutcome.ALREADY_CONFIRMED: f"Qvantel: la línea {self.line} ya estaba confirmada (ACMO {self.acmo or '-'})",
+            ConfirmationOutcome.NOT_HOLDER: f"Qvantel: el CI no corresponde al titular de la línea {self.line}; registro no confirmado",
             ConfirmationOutcome.LINE_NOT_FOUND: f"Qvantel: la línea {self.line} no existe",
         }[self.outcome]
 
@@ -152,8 +155,9 @@ class _Attempt:
 class QvantelRobot(ConsoleRobot[QvantelPage]):
     """Reads line states and confirms line registrations in Qvantel."""
 
-    def __init__(self, session: PortalSession[QvantelPage], policy: RetryPolicy, *,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self, session: PortalSession[QvantelPage], policy: RetryPolicy, *, clock: Callable[[], datetime] = utc_now
+    ) -> None:
         super().__init__(session, policy)
         #: "Now" for the 24-hour SIM-recovery window; tests inject a fixed one.
         self.clock = clock
@@ -169,16 +173,24 @@ class QvantelRobot(ConsoleRobot[QvantelPage]):
         fields, shot = self._run(work)
         status = self._status(request.line, fields)
         if status.exists:
-            description = (f"Estado de la línea {request.line} en Qvantel: "
-                           f"{CONFIRMED if status.confirmed else PENDING}, "
-                           f"{'con' if status.sim_recovered_last_24h else 'sin'} recuperación de SIM en las últimas 24 h")
+            description = (
+                f"Estado de la línea {request.line} en Qvantel: "
+                f"{CONFIRMED if status.confirmed else PENDING}, "
+                f"{'con' if status.sim_recovered_last_24h else 'sin'} recuperación de SIM en las últimas 24 h"
+            )
         else:
             description = f"Qvantel: la línea {request.line} no existe"
-        status.evidence.append(Evidence.capture(portal=self.portal, step="line-status", content=shot,
-                                                description=description))
-        logger.info("qvantel: line {} exists={} confirmed={} sim_recovered_24h={} holder CI {}",
-                    request.line, status.exists, status.confirmed, status.sim_recovered_last_24h,
-                    mask_number(status.holder_ci))
+        status.evidence.append(
+            Evidence.capture(portal=self.portal, step="line-status", content=shot, description=description)
+        )
+        logger.info(
+            "qvantel: line {} exists={} confirmed={} sim_recovered_24h={} holder CI {}",
+            request.line,
+            status.exists,
+            status.confirmed,
+            status.sim_recovered_last_24h,
+            mask_number(status.holder_ci),
+        )
         return status
 
     def confirm_line(self, request: ConfirmLineRequest) -> LineConfirmation:
@@ -207,30 +219,42 @@ class QvantelRobot(ConsoleRobot[QvantelPage]):
         masked = mask_number(request.holder_ci)
         if attempt.before is None or NOT_FOUND_ALERT in attempt.alert.lower():
             logger.info("qvantel: line {} not found; nothing confirmed", request.line)
-            return LineConfirmation(line=request.line, outcome=ConfirmationOutcome.LINE_NOT_FOUND,
-                                    message=attempt.alert)
+            return LineConfirmation(
+                line=request.line, outcome=ConfirmationOutcome.LINE_NOT_FOUND, message=attempt.alert
+            )
         if NOT_HOLDER_ALERT in attempt.alert.lower():
             logger.info("qvantel: CI {} is not the holder of line {}; nothing confirmed", masked, request.line)
-            return LineConfirmation(line=request.line, outcome=ConfirmationOutcome.NOT_HOLDER,
-                                    acmo=_dash_none(attempt.before.get("ACMO")), message=attempt.alert)
+            return LineConfirmation(
+                line=request.line,
+                outcome=ConfirmationOutcome.NOT_HOLDER,
+                acmo=_dash_none(attempt.before.get("ACMO")),
+                message=attempt.alert,
+            )
         if attempt.alert:
             raise RuleRefused(f"Qvantel refused the confirmation: {attempt.alert}", portal=self.portal)
 
         sheet = attempt.after if attempt.after is not None else attempt.before
         if sheet.get("Estado de registro") != CONFIRMED:
-            raise UnexpectedScreen(f"after confirming, line {request.line} still reads "
-                                   f"{sheet.get('Estado de registro')!r}", portal=self.portal)
+            raise UnexpectedScreen(
+                f"after confirming, line {request.line} still reads {sheet.get('Estado de registro')!r}",
+                portal=self.portal,
+            )
         done_now = attempt.after is not None and ALREADY_CONFIRMED_STATUS not in attempt.status.lower()
         outcome = ConfirmationOutcome.CONFIRMED if done_now else ConfirmationOutcome.ALREADY_CONFIRMED
-        result = LineConfirmation(line=request.line, outcome=outcome, acmo=_dash_none(sheet.get("ACMO")),
-                                  message=attempt.status)
-        result.evidence.append(Evidence.capture(
-            portal=self.portal, step="line-confirmed", content=attempt.shot,
-            description=(f"Línea {request.line} confirmada en Qvantel (Televentas Digital), "
-                         f"ACMO {result.acmo or '-'}"),
-        ))
-        logger.info("qvantel: line {} {} with ACMO {} (holder CI {})", request.line, outcome.value,
-                    result.acmo, masked)
+        result = LineConfirmation(
+            line=request.line, outcome=outcome, acmo=_dash_none(sheet.get("ACMO")), message=attempt.status
+        )
+        result.evidence.append(
+            Evidence.capture(
+                portal=self.portal,
+                step="line-confirmed",
+                content=attempt.shot,
+                description=(
+                    f"Línea {request.line} confirmada en Qvantel (Televentas Digital), ACMO {result.acmo or '-'}"
+                ),
+            )
+        )
+        logger.info("qvantel: line {} {} with ACMO {} (holder CI {})", request.line, outcome.value, result.acmo, masked)
         return result
 
     # -- reading the sheet --------------------------------------------------------------------------
@@ -268,7 +292,7 @@ class QvantelRobot(ConsoleRobot[QvantelPage]):
 
     def _now(self) -> datetime:
         now = self.clock()
-        return now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+        return now if now.tzinfo else now.replace(tzinfo=UTC)
 
 
 def _dash_none(value: str | None) -> str | None:

@@ -101,7 +101,5 @@ def zendesk_call(timing: RetryTiming) -> RetryPolicy:
     return RetryPolicy(
         name="zendesk_call",
         stop=stop_after_attempt(timing.attempts + 1) | stop_after_delay(timing.max_seconds),
-        wait=_wait_retry_after(
-            wait_exponential_jitter(initial=timing.first_wait_seconds, max=timing.max_wait_seconds)
-        ),
+        wait=_wait_retry_after(wait_exponential_jitter(initial=timing.first_wait_seconds, max=timing.max_wait_seconds)),
     )

@@ -282,7 +282,7 @@ class PortalSession(Generic[C]):
             try:
                 screenshot = folder / f"{stem}.png"
                 await self._last.page.screenshot(path=str(screenshot), full_page=True)
-            except Exception:  # noqa: BLE001 - a dead page has no screenshot; the error is what matters
+            except Exception:
                 screenshot = None
         if self._recording and self._context is not None:
             trace = folder / f"{stem}.trace.zip"

@@ -96,8 +96,7 @@ class Derivation(BaseModel):
 
     def summary(self) -> str:
         how = "ya registrado" if self.already_registered else "registrado"
-        return (f"Syshelp: ticket {self.number} {how} ({self.tipo} / {self.subtipo}) "
-                f"para la entidad {self.entity_name}")
+        return f"Syshelp: ticket {self.number} {how} ({self.tipo} / {self.subtipo}) para la entidad {self.entity_name}"
 
 
 class SyshelpRobot(ConsoleRobot[SyshelpPage]):
@@ -112,8 +111,14 @@ class SyshelpRobot(ConsoleRobot[SyshelpPage]):
                 await console.open_ticket(existing)
             else:
                 await console.start_ticket(DERIVATION_TYPE)
-                await console.fill_ticket(GOVERNMENT_EXECUTIVES, request.entity_name, request.contact_name,
-                                          request.phone, request.email, request.description)
+                await console.fill_ticket(
+                    GOVERNMENT_EXECUTIVES,
+                    request.entity_name,
+                    request.contact_name,
+                    request.phone,
+                    request.email,
+                    request.description,
+                )
                 await console.register()
             ticket = await console.read_ticket()
             if ticket is None:
@@ -135,19 +140,29 @@ class SyshelpRobot(ConsoleRobot[SyshelpPage]):
             status=ticket.get("Estado", ""),
             already_registered=reused,
         )
-        derivation.evidence.append(Evidence.capture(
-            portal=self.portal, step="government-derivation", content=shot,
-            description=(f"Ticket Syshelp {number} ({derivation.tipo} / {derivation.subtipo}) "
-                         f"que deriva a {request.entity_name} a un ejecutivo de Gobierno"),
-        ))
+        derivation.evidence.append(
+            Evidence.capture(
+                portal=self.portal,
+                step="government-derivation",
+                content=shot,
+                description=(
+                    f"Ticket Syshelp {number} ({derivation.tipo} / {derivation.subtipo}) "
+                    f"que deriva a {request.entity_name} a un ejecutivo de Gobierno"
+                ),
+            )
+        )
         return derivation
 
 
 def _same_derivation(rows: list[dict[str, str]], request: DerivationRequest) -> str | None:
     """The number of a ticket in Mis tickets that is this very derivation, if any."""
     for row in rows:
-        if (row.get("Estado") not in CLOSED_STATES and row.get("Tipo") == DERIVATION_TYPE and row.get("Subtipo") == GOVERNMENT_EXECUTIVES
-                and row.get("Entidad", "").casefold() == request.entity_name.casefold()
-                and row.get("Correo", "").casefold() == request.email.casefold()):
+        if (
+            row.get("Estado") not in CLOSED_STATES
+            and row.get("Tipo") == DERIVATION_TYPE
+            and row.get("Subtipo") == GOVERNMENT_EXECUTIVES
+            and row.get("Entidad", "").casefold() == request.entity_name.casefold()
+            and row.get("Correo", "").casefold() == request.email.casefold()
+        ):
             return row.get("Número") or None
     return None

@@ -156,21 +156,26 @@ class ZendeskClient:
         """Upload a file; the token it returns attaches it to the next comment that names it."""
         if not content:
             raise InvalidInput(f"file {filename!r} is empty; Zendesk takes no empty uploads", portal=PORTAL)
-        answer = self._json("POST", "/uploads.json", params={"filename": filename}, content=content,
-                            headers={"Content-Type": content_type})
+        answer = self._json(
+            "POST",
+            "/uploads.json",
+            params={"filename": filename},
+            content=content,
+            headers={"Content-Type": content_type},
+        )
         return answer["upload"]["token"]
 
     def download(self, content_url: str) -> bytes:
         """The bytes of an attachment (its ``content_url``; Zendesk redirects it to its file host)."""
         # The token goes only to the account's own origin, never to a host an attachment URL names.
         auth = httpx.USE_CLIENT_DEFAULT if _origin(content_url) == self._origin else None
-        response = self._send("GET", content_url, auth=auth, follow_redirects=True,
-                              headers={"Accept": "*/*"})
+        response = self._send("GET", content_url, auth=auth, follow_redirects=True, headers={"Accept": "*/*"})
         return response.content
 
     # -- internal notes -------------------------------------------------------------------------------
-    def add_internal_note(self, ticket_id: int, body: str, evidence: Sequence[Evidence] = (),
-                          key: str | None = None) -> NoteResult:
+    def add_internal_note(
+        self, ticket_id: int, body: str, evidence: Sequence[Evidence] = (), key: str | None = None
+    ) -> NoteResult:
         """Post a private note with the evidence files attached.
 
         With a ``key``, the note ends with its marker and is posted only if no comment of the ticket
@@ -205,11 +210,14 @@ class ZendeskClient:
     def macro_reply(self, title: str) -> str:
         """The reply text a macro writes (its ``comment_value`` action), empty when it writes none."""
         actions = self.find_macro(title).get("actions", [])
-        return next((str(a.get("value") or "") for a in actions
-                     if a.get("field") in ("comment_value", "comment_value_html")), "")
+        return next(
+            (str(a.get("value") or "") for a in actions if a.get("field") in ("comment_value", "comment_value_html")),
+            "",
+        )
 
-    def apply_macro(self, ticket_id: int, title: str, *, attachments: Sequence[Evidence] = (),
-                    extra_text: str | None = None) -> MacroResult:
+    def apply_macro(
+        self, ticket_id: int, title: str, *, attachments: Sequence[Evidence] = (), extra_text: str | None = None
+    ) -> MacroResult:
         """Apply a macro as an agent does: its reply, status and Estado de Pedido, saved in one update.
 
         ``attachments`` go with the macro's reply (the plans image, the contract PDF); ``extra_text`` is
@@ -225,8 +233,11 @@ class ZendeskClient:
         if not body and attachments:
             raise InvalidInput(f"macro {title!r} has no reply to attach files to", portal=PORTAL)
         # Only the fields the macro sets are sent, so nobody's concurrent edit of another field is undone.
-        set_ids = {int(a["field"].removeprefix("custom_fields_")) for a in macro.get("actions", [])
-                   if str(a.get("field", "")).startswith("custom_fields_")}
+        set_ids = {
+            int(a["field"].removeprefix("custom_fields_"))
+            for a in macro.get("actions", [])
+            if str(a.get("field", "")).startswith("custom_fields_")
+        }
         update: dict[str, Any] = {
             "status": after["status"],
             "custom_fields": [f for f in after.get("custom_fields", []) if f["id"] in set_ids],
@@ -241,11 +252,17 @@ class ZendeskClient:
             update["comment"] = reply
         answer = self._update(ticket_id, update)
         saved = self._ticket_data(answer["ticket"])
-        logger.info("ticket {}: macro {!r} applied (status {}, estado {})", ticket_id, title, saved.status,
-                    saved.order_state)
-        return MacroResult(macro_id=macro["id"], title=title, status=saved.status,
-                           order_state=saved.order_state, comment_body=body,
-                           comment_id=_comment_id(answer) if body else None)
+        logger.info(
+            "ticket {}: macro {!r} applied (status {}, estado {})", ticket_id, title, saved.status, saved.order_state
+        )
+        return MacroResult(
+            macro_id=macro["id"],
+            title=title,
+            status=saved.status,
+            order_state=saved.order_state,
+            comment_body=body,
+            comment_id=_comment_id(answer) if body else None,
+        )
 
     def add_public_reply(self, ticket_id: int, body: str) -> int | None:
         """A message to the customer that no macro covers (e.g. the government derivation notice)."""
@@ -264,8 +281,9 @@ class ZendeskClient:
                         by_title.setdefault(name, field)
             missing = [t for t in FIELD_TITLES.values() if t not in by_title]
             if missing:
-                raise RecordNotFound(f"the account has no ticket field titled {', '.join(map(repr, missing))}",
-                                     portal=PORTAL)
+                raise RecordNotFound(
+                    f"the account has no ticket field titled {', '.join(map(repr, missing))}", portal=PORTAL
+                )
             self._fields = by_title
         return self._fields
 
@@ -280,8 +298,13 @@ class ZendeskClient:
                 names = {o["value"]: o["name"] for o in field.get("custom_field_options", [])}
                 value = names.get(value, value)
             data[attribute] = str(value) if value not in (None, "") else None
-        return TicketData(id=ticket["id"], subject=ticket.get("subject") or "", status=ticket["status"],
-                          requester_id=ticket["requester_id"], **data)
+        return TicketData(
+            id=ticket["id"],
+            subject=ticket.get("subject") or "",
+            status=ticket["status"],
+            requester_id=ticket["requester_id"],
+            **data,
+        )
 
     # -- HTTP -----------------------------------------------------------------------------------------
     def _update(self, ticket_id: int, changes: dict[str, Any]) -> dict[str, Any]:
@@ -309,8 +332,9 @@ class ZendeskClient:
         try:
             return response.json()
         except ValueError as exc:
-            raise UnexpectedScreen(f"{method} {_path(url)} answered {response.status_code} without JSON",
-                                   portal=PORTAL) from exc
+            raise UnexpectedScreen(
+                f"{method} {_path(url)} answered {response.status_code} without JSON", portal=PORTAL
+            ) from exc
 
     def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """One request under the retry policy; the answer, or the error it maps to."""
@@ -340,8 +364,11 @@ def _error_for(where: str, response: httpx.Response) -> RPAError:
     if status == 404:
         return RecordNotFound(f"{where}: not found ({detail})", portal=PORTAL)
     if status == 429:
-        return RateLimited(f"{where}: rate limited ({detail})", portal=PORTAL,
-                           retry_after=_retry_after(response.headers.get("Retry-After")))
+        return RateLimited(
+            f"{where}: rate limited ({detail})",
+            portal=PORTAL,
+            retry_after=_retry_after(response.headers.get("Retry-After")),
+        )
     if status == 409:
         # Zendesk answers 409 to two updates of one ticket at the same moment; trying again succeeds.
         return PortalUnavailable(f"{where}: concurrent update ({detail})", portal=PORTAL)
@@ -364,8 +391,11 @@ def _describe(response: httpx.Response) -> str:
     parts = [str(p) for p in (error, body.get("description")) if p]
     details = body.get("details")
     if isinstance(details, dict):
-        parts += [f"{name}: {d.get('description', d)}" if isinstance(d, dict) else f"{name}: {d}"
-                  for name, items in details.items() for d in (items if isinstance(items, list) else [items])]
+        parts += [
+            f"{name}: {d.get('description', d)}" if isinstance(d, dict) else f"{name}: {d}"
+            for name, items in details.items()
+            for d in (items if isinstance(items, list) else [items])
+        ]
     return "; ".join(parts) or f"HTTP {response.status_code}"
 
 
@@ -395,12 +425,21 @@ def _file_name(evidence: Evidence) -> str:
 
 def _comment_data(comment: dict[str, Any]) -> CommentData:
     return CommentData(
-        id=comment["id"], author_id=comment["author_id"], body=comment.get("body") or "",
-        public=bool(comment.get("public")), created_at=comment["created_at"],
-        attachments=[AttachmentData(id=a["id"], file_name=a["file_name"], content_url=a["content_url"],
-                                    content_type=a.get("content_type") or "application/octet-stream",
-                                    size=a.get("size") or 0)
-                     for a in comment.get("attachments") or []],
+        id=comment["id"],
+        author_id=comment["author_id"],
+        body=comment.get("body") or "",
+        public=bool(comment.get("public")),
+        created_at=comment["created_at"],
+        attachments=[
+            AttachmentData(
+                id=a["id"],
+                file_name=a["file_name"],
+                content_url=a["content_url"],
+                content_type=a.get("content_type") or "application/octet-stream",
+                size=a.get("size") or 0,
+            )
+            for a in comment.get("attachments") or []
+        ],
     )
 
 

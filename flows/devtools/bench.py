@@ -96,14 +96,28 @@ BROWSER_ROBOTS = ("planificate", "qvantel", "ar", "bccs", "contrato", "syshelp",
 BENCH_AGENT = "rpa-bench"
 
 #: Fast customer: answers in 50 ms; timeouts long, since the scripted customer never stays silent.
-BENCH_TIMINGS = ProcessTimings(customer_reply_seconds=120, token_reply_seconds=120, analyst_reply_seconds=120,
-                               analyst_poll_seconds=0.5, agent_review_seconds=120, watch_interval_seconds=0.2)
+BENCH_TIMINGS = ProcessTimings(
+    customer_reply_seconds=120,
+    token_reply_seconds=120,
+    analyst_reply_seconds=120,
+    analyst_poll_seconds=0.5,
+    agent_review_seconds=120,
+    watch_interval_seconds=0.2,
+)
 BENCH_RETRY = RetryTiming(attempts=3, max_seconds=30, first_wait_seconds=0.05, max_wait_seconds=0.5)
 
-_HOLDERS = ("María Fernanda Rojas Quiroga", "Juan Carlos Mamani Choque", "Ana Lucía Gutiérrez Vargas",
-            "Luis Alberto Quispe Flores", "Carla Andrea Pérez Soliz", "Jorge Eduardo Torrez Limachi",
-            "Patricia Elena Condori Ríos", "Roberto Daniel Salazar Ortiz", "Silvia Marcela Choque Aliaga",
-            "Fernando José Aguilar Rocha")
+_HOLDERS = (
+    "María Fernanda Rojas Quiroga",
+    "Juan Carlos Mamani Choque",
+    "Ana Lucía Gutiérrez Vargas",
+    "Luis Alberto Quispe Flores",
+    "Carla Andrea Pérez Soliz",
+    "Jorge Eduardo Torrez Limachi",
+    "Patricia Elena Condori Ríos",
+    "Roberto Daniel Salazar Ortiz",
+    "Silvia Marcela Choque Aliaga",
+    "Fernando José Aguilar Rocha",
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -118,26 +132,57 @@ def bench_scenario(ticket_ids: list[int], latency_ms: int) -> dict[str, Any]:
     lines, customers, tickets = [], [], []
     for n, ticket_id in enumerate(ticket_ids):
         holder, ci, line = _HOLDERS[n % len(_HOLDERS)], str(6_000_000 + ticket_id), line_of(ticket_id)
-        lines.append({"number": line, "holder_name": holder, "holder_ci": ci, "state": "AC", "sim": "USIM LTE",
-                      "confirmed": True, "recommended_plans": ["Mega Plan 69", "Mega Plan 99"]})
+        lines.append(
+            {
+                "number": line,
+                "holder_name": holder,
+                "holder_ci": ci,
+                "state": "AC",
+                "sim": "USIM LTE",
+                "confirmed": True,
+                "recommended_plans": ["Mega Plan 69", "Mega Plan 99"],
+            }
+        )
         customers.append({"ci": ci, "name": holder})
-        tickets.append({
-            "id": ticket_id, "requester_name": holder.split()[0], "requester_phone": "+591" + line,
-            "fields": {"holder_name": holder, "holder_ci": ci, "line": line, "city": "La Paz",
-                       "billing_name": holder},
-            "conversation": [{"author": "customer", "body": "Hola, quiero un plan pospago."}],
-            # The customer waits for the token's SMS up to a minute: under load AR may send it seconds
-            # after the macro announcing it.
-            "customer": {"delay_seconds": 0.05, "reviewer": "approve", "sms_wait_seconds": 60, "replies": {
-                "primer_contacto": {"text": f"Hola, soy {holder}, CI {ci}, de La Paz. Quiero migrar la línea {line}."},
-                "oferta": {"text": "Quiero el Mega Plan 69", "documents": True},
-                "tyc": {"text": "ACEPTO"},
-                "sms_ar": {"token": "on_time"},
-                "segundo_token": {"token": "on_time"},
-            }},
-        })
-    return {"name": "bench", "description": "make bench: happy customers on confirmed lines",
-            "lines": lines, "customers": customers, "tickets": tickets, "latency_ms": latency_ms}
+        tickets.append(
+            {
+                "id": ticket_id,
+                "requester_name": holder.split()[0],
+                "requester_phone": "+591" + line,
+                "fields": {
+                    "holder_name": holder,
+                    "holder_ci": ci,
+                    "line": line,
+                    "city": "La Paz",
+                    "billing_name": holder,
+                },
+                "conversation": [{"author": "customer", "body": "Hola, quiero un plan pospago."}],
+                # The customer waits for the token's SMS up to a minute: under load AR may send it seconds
+                # after the macro announcing it.
+                "customer": {
+                    "delay_seconds": 0.05,
+                    "reviewer": "approve",
+                    "sms_wait_seconds": 60,
+                    "replies": {
+                        "primer_contacto": {
+                            "text": f"Hola, soy {holder}, CI {ci}, de La Paz. Quiero migrar la línea {line}."
+                        },
+                        "oferta": {"text": "Quiero el Mega Plan 69", "documents": True},
+                        "tyc": {"text": "ACEPTO"},
+                        "sms_ar": {"token": "on_time"},
+                        "segundo_token": {"token": "on_time"},
+                    },
+                },
+            }
+        )
+    return {
+        "name": "bench",
+        "description": "make bench: happy customers on confirmed lines",
+        "lines": lines,
+        "customers": customers,
+        "tickets": tickets,
+        "latency_ms": latency_ms,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -235,11 +280,11 @@ class Probe:
                 answer.add_done_callback(lambda _: tally.answered(name, time.perf_counter() - started))
             return answer
 
-        Connection.send_message_to_server = counted  # type: ignore[method-assign]
+        Connection.send_message_to_server = counted  # type: ignore[method-assign,assignment]
         self._undo.append(lambda: setattr(Connection, "send_message_to_server", original))
 
     def _wrap_robot(self, name: str, robot: Any) -> None:
-        for attr, member in inspect.getmembers(type(robot), inspect.isfunction):
+        for attr, _member in inspect.getmembers(type(robot), inspect.isfunction):
             if attr.startswith("_"):
                 continue
             setattr(robot, attr, self._step(f"{name}.{attr}", getattr(robot, attr)))
@@ -355,14 +400,14 @@ def _kind(pid: int, root: int) -> str:
 class WindowStats:
     """Peaks and CPU of the worker's process tree while a block ran."""
 
-    rss_mb: float = 0.0          # sum of resident sets: pages shared by Chromium's processes count once each
-    anon_mb: float = 0.0         # sum of anonymous + shared-memory resident pages (no shared binaries)
-    pss_mb: float = 0.0          # sum of proportional sets: shared pages split among their processes
+    rss_mb: float = 0.0  # sum of resident sets: pages shared by Chromium's processes count once each
+    anon_mb: float = 0.0  # sum of anonymous + shared-memory resident pages (no shared binaries)
+    pss_mb: float = 0.0  # sum of proportional sets: shared pages split among their processes
     processes: int = 0
     mocks_rss_mb: float = 0.0
     seconds: float = 0.0
     cpu_seconds: dict[str, float] = field(default_factory=dict)  # by kind, for processes alive at the end
-    machine_busy: float = 0.0    # share of all cores busy (every process of the machine)
+    machine_busy: float = 0.0  # share of all cores busy (every process of the machine)
 
 
 class TreeMonitor:
@@ -398,9 +443,13 @@ class TreeMonitor:
 
     def sample(self, *, pss: bool) -> WindowStats:
         worker, mocks = self.tree()
-        return WindowStats(rss_mb=sum(map(_rss, worker)) / MB, anon_mb=sum(map(_anon, worker)) / MB,
-                           pss_mb=sum(map(_pss, worker)) / MB if pss else 0.0, processes=len(worker),
-                           mocks_rss_mb=sum(map(_rss, mocks)) / MB)
+        return WindowStats(
+            rss_mb=sum(map(_rss, worker)) / MB,
+            anon_mb=sum(map(_anon, worker)) / MB,
+            pss_mb=sum(map(_pss, worker)) / MB if pss else 0.0,
+            processes=len(worker),
+            mocks_rss_mb=sum(map(_rss, mocks)) / MB,
+        )
 
     def cpu(self) -> dict[str, float]:
         worker, mocks = self.tree()
@@ -444,8 +493,7 @@ def _raise_peaks(peak: WindowStats, now: WindowStats) -> None:
 def _anon(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as status:
-            return sum(int(line.split()[1]) * 1024 for line in status
-                       if line.startswith(("RssAnon:", "RssShmem:")))
+            return sum(int(line.split()[1]) * 1024 for line in status if line.startswith(("RssAnon:", "RssShmem:")))
     except (OSError, IndexError, ValueError):
         return 0
 
@@ -454,8 +502,13 @@ def _anon(pid: int) -> int:
 # A worker in this process, as the tests run it
 # ---------------------------------------------------------------------------------------------
 def bench_settings(mocks: MockPortals, work_dir: Path, *, trace: bool | None = None) -> Settings:
-    base = Settings(retry=BENCH_RETRY, process=BENCH_TIMINGS, run_dir=work_dir / "runs",
-                    evidence_dir=work_dir / "evidence", executor_id="bench")
+    base = Settings(
+        retry=BENCH_RETRY,
+        process=BENCH_TIMINGS,
+        run_dir=work_dir / "runs",
+        evidence_dir=work_dir / "evidence",
+        executor_id="bench",
+    )
     if trace is not None:
         base = base.model_copy(update={"trace_failed_steps": trace})
     return mocks.settings(base)
@@ -532,8 +585,9 @@ class BenchWorker:
             run = self.store.flow(flow_id)
             ticket = run.ticket_id if run else None
             customer = [r for r in world["records"].get("customer", []) if r.get("ticket") == ticket]
-            parts.append(f"{flow_id}: {run}; steps {[s.step_key for s in self.store.steps(flow_id)]}; "
-                         f"customer {customer}")
+            parts.append(
+                f"{flow_id}: {run}; steps {[s.step_key for s in self.store.steps(flow_id)]}; customer {customer}"
+            )
         return "\n".join(parts)
 
     def flow_times(self, flow_id: str) -> dict[str, float]:
@@ -544,9 +598,14 @@ class BenchWorker:
         waiting = self.probe.recv_seconds.get(flow_id, 0.0)
         steps = self.store.steps(flow_id)
         robot = sum(s.seconds for s in self.probe.steps_of([flow_id]))
-        return {"wall_s": wall, "waiting_s": waiting, "active_s": wall - waiting,
-                "recorded_steps_s": sum(s.seconds or 0 for s in steps), "recorded_steps": len(steps),
-                "robot_steps_s": robot}
+        return {
+            "wall_s": wall,
+            "waiting_s": waiting,
+            "active_s": wall - waiting,
+            "recorded_steps_s": sum(s.seconds or 0 for s in steps),
+            "recorded_steps": len(steps),
+            "robot_steps_s": robot,
+        }
 
     def close(self) -> None:
         try:
@@ -572,21 +631,26 @@ def replay(requests: list[dict[str, Any]], settings: Settings) -> dict[str, Any]
         for portal in sorted({r["portal"] for r in requests}):
             if portal == "zendesk":
                 clients[portal] = httpx.Client(
-                    base_url=settings.zendesk.base_url, timeout=30,
-                    auth=httpx.BasicAuth(f"{settings.zendesk.email}/token",
-                                         settings.zendesk.api_token.get_secret_value()))
+                    base_url=settings.zendesk.base_url,
+                    timeout=30,
+                    auth=httpx.BasicAuth(
+                        f"{settings.zendesk.email}/token", settings.zendesk.api_token.get_secret_value()
+                    ),
+                )
                 continue
             access = settings.portal(portal)
             clients[portal] = httpx.Client(base_url=access.base_url, timeout=30)
-            clients[portal].post("/login", data={"usuario": access.user, "next": "/",
-                                                 "clave": access.password.get_secret_value()})
+            clients[portal].post(
+                "/login", data={"usuario": access.user, "next": "/", "clave": access.password.get_secret_value()}
+            )
         by_portal: dict[str, float] = defaultdict(float)
         started = time.perf_counter()
         for request in requests:
             headers = {"Content-Type": request["content_type"]} if request["content_type"] else {}
             sent = time.perf_counter()
-            clients[request["portal"]].request(request["method"], request["path"], headers=headers,
-                                               content=base64.b64decode(request["body"]))
+            clients[request["portal"]].request(
+                request["method"], request["path"], headers=headers, content=base64.b64decode(request["body"])
+            )
             by_portal[request["portal"]] += time.perf_counter() - sent
         total = time.perf_counter() - started
     finally:
@@ -595,8 +659,12 @@ def replay(requests: list[dict[str, Any]], settings: Settings) -> dict[str, Any]
     counts: dict[str, int] = defaultdict(int)
     for request in requests:
         counts[request["portal"]] += 1
-    return {"floor_s": total, "requests": len(requests), "requests_by_portal": dict(counts),
-            "seconds_by_portal": dict(by_portal)}
+    return {
+        "floor_s": total,
+        "requests": len(requests),
+        "requests_by_portal": dict(counts),
+        "seconds_by_portal": dict(by_portal),
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -629,8 +697,7 @@ def _is_trace(method: str) -> bool:
     return method.startswith(("Tracing.", "LocalUtils.trac")) and not method.endswith("NoReply")
 
 
-def measure_round_trips(mocks: MockPortals, bench: BenchWorker, monitor: TreeMonitor,
-                        ticket_id: int) -> dict[str, Any]:
+def measure_round_trips(mocks: MockPortals, bench: BenchWorker, monitor: TreeMonitor, ticket_id: int) -> dict[str, Any]:
     """One happy-path flow at zero latency: Playwright round trips per robot step, and their cost."""
     reset_world(mocks, [ticket_id], 0)
     bench.warm()
@@ -641,7 +708,9 @@ def measure_round_trips(mocks: MockPortals, bench: BenchWorker, monitor: TreeMon
     trips = sum(s.round_trips for s in steps)
     seconds = sum(s.seconds for s in steps)
     return {
-        "flow_id": flow_id, "robot_steps": len(steps), "round_trips": trips,
+        "flow_id": flow_id,
+        "robot_steps": len(steps),
+        "round_trips": trips,
         "one_way_messages": sum(s.one_way for s in steps),
         # Awaited only because failed steps keep a trace: each console step restarts the trace's chunk.
         "trace_round_trips": sum(n for s in steps for m, n in s.methods.items() if _is_trace(m)),
@@ -650,13 +719,20 @@ def measure_round_trips(mocks: MockPortals, bench: BenchWorker, monitor: TreeMon
         "ms_per_round_trip": 1000 * seconds / trips if trips else 0.0,
         "driver_answer_ms": 1000 * sum(s.answer_seconds for s in steps) / trips if trips else 0.0,
         "robot_seconds": seconds,
-        "steps": [{"step": s.step, "round_trips": s.round_trips, "one_way": s.one_way,
-                   "ms": round(1000 * s.seconds, 1),
-                   "ms_per_round_trip": round(1000 * s.seconds / s.round_trips, 1) if s.round_trips else None,
-                   "methods": dict(sorted(s.methods.items(), key=lambda kv: -kv[1])),
-                   "method_ms": {k: round(1000 * v, 1) for k, v in sorted(s.method_seconds.items(),
-                                                                          key=lambda kv: -kv[1])}}
-                  for s in steps],
+        "steps": [
+            {
+                "step": s.step,
+                "round_trips": s.round_trips,
+                "one_way": s.one_way,
+                "ms": round(1000 * s.seconds, 1),
+                "ms_per_round_trip": round(1000 * s.seconds / s.round_trips, 1) if s.round_trips else None,
+                "methods": dict(sorted(s.methods.items(), key=lambda kv: -kv[1])),
+                "method_ms": {
+                    k: round(1000 * v, 1) for k, v in sorted(s.method_seconds.items(), key=lambda kv: -kv[1])
+                },
+            }
+            for s in steps
+        ],
         "flow": bench.flow_times(flow_id),
         "window": asdict(window),
     }
@@ -672,21 +748,33 @@ def _logged_flow(mocks: MockPortals, bench: BenchWorker, ticket_id: int) -> tupl
     return flow_id, requests
 
 
-def _against_floor(bench: BenchWorker, flow_id: str, requests: list[dict[str, Any]],
-                   latency_ms: int) -> dict[str, Any]:
+def _against_floor(bench: BenchWorker, flow_id: str, requests: list[dict[str, Any]], latency_ms: int) -> dict[str, Any]:
     """A flow's times beside its floor: its requests replayed now."""
     times = bench.flow_times(flow_id)
     floor = replay(requests, bench.settings)
     steps = []
     for step in bench.probe.steps_of([flow_id]):
-        inside = [r for r in requests if r["portal"] != "zendesk"
-                  and step.started <= r["started"] <= step.started + step.seconds]
-        steps.append({"step": step.step, "seconds": round(step.seconds, 3), "console_requests": len(inside),
-                      "beyond_latency_s": round(step.seconds - len(inside) * latency_ms / 1000, 3),
-                      "requests": [f"{r['method']} {r['path'].split('?')[0]}" for r in inside]})
+        inside = [
+            r
+            for r in requests
+            if r["portal"] != "zendesk" and step.started <= r["started"] <= step.started + step.seconds
+        ]
+        steps.append(
+            {
+                "step": step.step,
+                "seconds": round(step.seconds, 3),
+                "console_requests": len(inside),
+                "beyond_latency_s": round(step.seconds - len(inside) * latency_ms / 1000, 3),
+                "requests": [f"{r['method']} {r['path'].split('?')[0]}" for r in inside],
+            }
+        )
     console_floor = sum(s for p, s in floor["seconds_by_portal"].items() if p != "zendesk")
     return {
-        "flow_id": flow_id, "latency_ms": latency_ms, **times, **floor, "console_floor_s": console_floor,
+        "flow_id": flow_id,
+        "latency_ms": latency_ms,
+        **times,
+        **floor,
+        "console_floor_s": console_floor,
         "ratio": times["active_s"] / floor["floor_s"],
         "robot_vs_console_floor": times["robot_steps_s"] / console_floor if console_floor else None,
         "browser_requests": sum(1 for r in requests if r["portal"] != "zendesk"),
@@ -705,9 +793,15 @@ def _others_busy(window: WindowStats) -> float:
     return max(window.machine_busy - ours, 0.0)
 
 
-def measure_flow_and_concurrency(mocks: MockPortals, bench: BenchWorker, monitor: TreeMonitor, latency_ms: int,
-                                 flows: int, first_ticket: int, repeats: int = 3,
-                                 ) -> tuple[dict[str, Any], dict[str, Any]]:
+def measure_flow_and_concurrency(
+    mocks: MockPortals,
+    bench: BenchWorker,
+    monitor: TreeMonitor,
+    latency_ms: int,
+    flows: int,
+    first_ticket: int,
+    repeats: int = 3,
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """At ``latency_ms``: one flow against its floor (``repeats`` times, one after another; the fastest run
     counts, since other work on the machine only ever adds time), then ``flows`` flows at once."""
     singles = list(range(first_ticket, first_ticket + repeats))
@@ -720,8 +814,13 @@ def measure_flow_and_concurrency(mocks: MockPortals, bench: BenchWorker, monitor
         logged = [_logged_flow(mocks, bench, ticket_id) for ticket_id in singles]
     runs = [_against_floor(bench, flow_id, requests, latency_ms) for flow_id, requests in logged]
     best = min(runs, key=lambda run: run["active_s"])
-    floor_result = {**best, "runs": [{k: run[k] for k in ("flow_id", "active_s", "floor_s", "ratio",
-                                                           "robot_steps_s", "waiting_s")} for run in runs]}
+    floor_result = {
+        **best,
+        "runs": [
+            {k: run[k] for k in ("flow_id", "active_s", "floor_s", "ratio", "robot_steps_s", "waiting_s")}
+            for run in runs
+        ],
+    }
 
     with monitor.window() as many_window:
         started = time.perf_counter()
@@ -730,21 +829,27 @@ def measure_flow_and_concurrency(mocks: MockPortals, bench: BenchWorker, monitor
     actives = [bench.flow_times(f)["active_s"] for f in flow_ids]
     one_active = best["active_s"]
     concurrency = {
-        "flows": flows, "latency_ms": latency_ms, "one_active_s": one_active,
+        "flows": flows,
+        "latency_ms": latency_ms,
+        "one_active_s": one_active,
         "one_runs_active_s": [run["active_s"] for run in runs],
-        "many_active_s": actives, "many_active_max_s": max(actives), "many_active_mean_s": statistics.mean(actives),
-        "ratio": max(actives) / one_active, "mean_ratio": statistics.mean(actives) / one_active,
+        "many_active_s": actives,
+        "many_active_max_s": max(actives),
+        "many_active_mean_s": statistics.mean(actives),
+        "ratio": max(actives) / one_active,
+        "mean_ratio": statistics.mean(actives) / one_active,
         "makespan_s": makespan,
-        "one": asdict(one_window), "many": asdict(many_window),
+        "one": asdict(one_window),
+        "many": asdict(many_window),
         "one_cpu_per_flow_s": _cpu_per_flow(one_window, repeats),
         "many_cpu_per_flow_s": _cpu_per_flow(many_window, flows),
-        "others_busy_one": _others_busy(one_window), "others_busy_many": _others_busy(many_window),
+        "others_busy_one": _others_busy(one_window),
+        "others_busy_many": _others_busy(many_window),
         "mb_per_extra_flow": (many_window.pss_mb - one_window.pss_mb) / max(flows - 1, 1),
         "rss_mb_per_extra_flow": (many_window.rss_mb - one_window.rss_mb) / max(flows - 1, 1),
         "anon_mb_per_extra_flow": (many_window.anon_mb - one_window.anon_mb) / max(flows - 1, 1),
         "monitor_samples": monitor.samples,
-        "pages_per_console": {name: len(getattr(bench.toolkit, name).session._idle)
-                              for name in HAPPY_PATH_CONSOLES},
+        "pages_per_console": {name: len(getattr(bench.toolkit, name).session._idle) for name in HAPPY_PATH_CONSOLES},
     }
     return floor_result, concurrency
 
@@ -762,10 +867,13 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _: N
         bench = BenchWorker(bench_settings(mocks, work_dir, trace=config.trace))
         progress("zero latency: one flow, counting browser round trips per robot step")
         result.round_trips = measure_round_trips(mocks, bench, monitor, config.first_ticket)
-        progress(f"{config.latency_ms} ms: {config.repeats} flows one after another, their floor, "
-                 f"then {config.flows} flows at once")
+        progress(
+            f"{config.latency_ms} ms: {config.repeats} flows one after another, their floor, "
+            f"then {config.flows} flows at once"
+        )
         result.floor, result.concurrency = measure_flow_and_concurrency(
-            mocks, bench, monitor, config.latency_ms, config.flows, config.first_ticket + 1, config.repeats)
+            mocks, bench, monitor, config.latency_ms, config.flows, config.first_ticket + 1, config.repeats
+        )
     finally:
         monitor.stop()
         if bench is not None:
@@ -788,53 +896,81 @@ def rows(result: BenchResult) -> list[dict[str, Any]]:
     # Eight flows cannot finish before their CPU work is done on this machine's cores.
     cpu_bound = n * many_cpu / cores / c["one_active_s"]
     return [
-        {"measure": f"Happy-path flow / its floor, {lat} ms",
-         "value": f"{f['ratio']:.2f}x",
-         "detail": f"active {f['active_s']:.1f} s (wall {f['wall_s']:.1f} s - waits {f['waiting_s']:.1f} s) / "
-                   f"floor {f['floor_s']:.1f} s ({f['requests']} requests, {f['browser_requests']} to consoles); "
-                   f"best of {len(f['runs'])}: " + ", ".join(f"{run['ratio']:.2f}x" for run in f["runs"]),
-         "target": f"< {FLOOR_RATIO_TARGET}x", "pass": f["ratio"] < FLOOR_RATIO_TARGET},
-        {"measure": "  robot steps / console part of the floor",
-         "value": f"{f['robot_vs_console_floor']:.2f}x" if f["robot_vs_console_floor"] else "-",
-         "detail": f"robots {f['robot_steps_s']:.1f} s / consoles {f['console_floor_s']:.1f} s",
-         "target": "", "pass": None},
-        {"measure": f"{n} flows at once / one flow, {lat} ms",
-         "value": f"{c['ratio']:.2f}x",
-         "detail": f"slowest {c['many_active_max_s']:.1f} s, mean {c['many_active_mean_s']:.1f} s / one "
-                   f"{c['one_active_s']:.1f} s; their CPU alone needs {cpu_bound:.1f}x on {cores} cores",
-         "target": f"< {CONCURRENCY_RATIO_TARGET}x", "pass": c["ratio"] < CONCURRENCY_RATIO_TARGET},
-        {"measure": "Peak memory per extra concurrent flow",
-         "value": f"{c['mb_per_extra_flow']:.0f} MB",
-         "detail": f"PSS of the worker tree {c['one']['pss_mb']:.0f} -> {c['many']['pss_mb']:.0f} MB "
-                   f"({c['one']['processes']} -> {c['many']['processes']} processes); summed RSS "
-                   f"{c['rss_mb_per_extra_flow']:.0f} MB per flow",
-         "target": f"< {MB_PER_FLOW_TARGET:.0f} MB", "pass": c["mb_per_extra_flow"] < MB_PER_FLOW_TARGET},
-        {"measure": f"  worker CPU per flow, {lat} ms",
-         "value": f"{one_cpu:.1f} s",
-         "detail": f"alone: {cpu_split} s; {n} at once: {many_cpu:.1f} s each",
-         "target": "", "pass": None},
-        {"measure": "Browser round trips per robot step, 0 ms",
-         "value": f"{r['round_trips_per_step']:.1f}",
-         "detail": f"{r['round_trips']} in {r['robot_steps']} steps, {r['trace_round_trips']} of them restarting the "
-                   f"trace ({r['trace_ms']:.0f} ms); +{r['one_way_messages']} one-way messages",
-         "target": "", "pass": None},
-        {"measure": "Milliseconds per round trip, 0 ms",
-         "value": f"{r['ms_per_round_trip']:.0f} ms",
-         "detail": f"robot step time / round trips; the driver answers in {r['driver_answer_ms']:.0f} ms on average",
-         "target": "", "pass": None},
+        {
+            "measure": f"Happy-path flow / its floor, {lat} ms",
+            "value": f"{f['ratio']:.2f}x",
+            "detail": f"active {f['active_s']:.1f} s (wall {f['wall_s']:.1f} s - waits {f['waiting_s']:.1f} s) / "
+            f"floor {f['floor_s']:.1f} s ({f['requests']} requests, {f['browser_requests']} to consoles); "
+            f"best of {len(f['runs'])}: " + ", ".join(f"{run['ratio']:.2f}x" for run in f["runs"]),
+            "target": f"< {FLOOR_RATIO_TARGET}x",
+            "pass": f["ratio"] < FLOOR_RATIO_TARGET,
+        },
+        {
+            "measure": "  robot steps / console part of the floor",
+            "value": f"{f['robot_vs_console_floor']:.2f}x" if f["robot_vs_console_floor"] else "-",
+            "detail": f"robots {f['robot_steps_s']:.1f} s / consoles {f['console_floor_s']:.1f} s",
+            "target": "",
+            "pass": None,
+        },
+        {
+            "measure": f"{n} flows at once / one flow, {lat} ms",
+            "value": f"{c['ratio']:.2f}x",
+            "detail": f"slowest {c['many_active_max_s']:.1f} s, mean {c['many_active_mean_s']:.1f} s / one "
+            f"{c['one_active_s']:.1f} s; their CPU alone needs {cpu_bound:.1f}x on {cores} cores",
+            "target": f"< {CONCURRENCY_RATIO_TARGET}x",
+            "pass": c["ratio"] < CONCURRENCY_RATIO_TARGET,
+        },
+        {
+            "measure": "Peak memory per extra concurrent flow",
+            "value": f"{c['mb_per_extra_flow']:.0f} MB",
+            "detail": f"PSS of the worker tree {c['one']['pss_mb']:.0f} -> {c['many']['pss_mb']:.0f} MB "
+            f"({c['one']['processes']} -> {c['many']['processes']} processes); summed RSS "
+            f"{c['rss_mb_per_extra_flow']:.0f} MB per flow",
+            "target": f"< {MB_PER_FLOW_TARGET:.0f} MB",
+            "pass": c["mb_per_extra_flow"] < MB_PER_FLOW_TARGET,
+        },
+        {
+            "measure": f"  worker CPU per flow, {lat} ms",
+            "value": f"{one_cpu:.1f} s",
+            "detail": f"alone: {cpu_split} s; {n} at once: {many_cpu:.1f} s each",
+            "target": "",
+            "pass": None,
+        },
+        {
+            "measure": "Browser round trips per robot step, 0 ms",
+            "value": f"{r['round_trips_per_step']:.1f}",
+            "detail": f"{r['round_trips']} in {r['robot_steps']} steps, {r['trace_round_trips']} of them restarting the "
+            f"trace ({r['trace_ms']:.0f} ms); +{r['one_way_messages']} one-way messages",
+            "target": "",
+            "pass": None,
+        },
+        {
+            "measure": "Milliseconds per round trip, 0 ms",
+            "value": f"{r['ms_per_round_trip']:.0f} ms",
+            "detail": f"robot step time / round trips; the driver answers in {r['driver_answer_ms']:.0f} ms on average",
+            "target": "",
+            "pass": None,
+        },
     ]
 
 
 def machine_note(result: BenchResult) -> str:
     c = result.concurrency
-    return (f"{os.cpu_count()} cores; processes outside the bench kept {c['others_busy_one']:.0%} of them busy "
-            f"during the single flows and {c['others_busy_many']:.0%} during the {c['flows']} at once")
+    return (
+        f"{os.cpu_count()} cores; processes outside the bench kept {c['others_busy_one']:.0%} of them busy "
+        f"during the single flows and {c['others_busy_many']:.0%} during the {c['flows']} at once"
+    )
 
 
 def print_table(result: BenchResult, console: Console) -> None:
     table = Table(title=f"make bench ({result.seconds:.0f} s)", show_lines=False)
-    for column, justify in (("Measure", "left"), ("Value", "right"), ("Target", "right"), ("", "center"),
-                            ("How", "left")):
+    for column, justify in (
+        ("Measure", "left"),
+        ("Value", "right"),
+        ("Target", "right"),
+        ("", "center"),
+        ("How", "left"),
+    ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for row in rows(result):
         verdict = "" if row["pass"] is None else ("[green]PASS[/green]" if row["pass"] else "[red]MISS[/red]")
@@ -862,8 +998,9 @@ def main(argv: list[str] | None = None) -> int:
     console = Console() if sys.stdout.isatty() else Console(width=150)
     logger.remove()
     logger.add(sys.stderr, level="WARNING")
-    config = BenchConfig(latency_ms=args.latency_ms, flows=args.flows, repeats=args.repeats,
-                         trace=False if args.no_trace else None)
+    config = BenchConfig(
+        latency_ms=args.latency_ms, flows=args.flows, repeats=args.repeats, trace=False if args.no_trace else None
+    )
     result = run_bench(config, progress=lambda text: console.print(f"[dim]bench:[/dim] {text}"))
     out = args.out or Settings().run_dir / "bench.json"
     print_table(result, console)

@@ -25,15 +25,28 @@ DEMO_SCENARIO = Path(__file__).resolve().parents[2] / "mock_portals" / "scenario
 DEMO_TICKET = 1001
 
 #: The simulated customer answers within a second: the demo need not wait half an hour for anyone.
-DEMO_TIMINGS = ProcessTimings(customer_reply_seconds=30, token_reply_seconds=30, agent_review_seconds=30,
-                              analyst_reply_seconds=60, analyst_poll_seconds=0.5, watch_interval_seconds=0.2)
+DEMO_TIMINGS = ProcessTimings(
+    customer_reply_seconds=30,
+    token_reply_seconds=30,
+    agent_review_seconds=30,
+    analyst_reply_seconds=60,
+    analyst_poll_seconds=0.5,
+    watch_interval_seconds=0.2,
+)
 
 
 def run_demo(settings: Settings, console: Console) -> int:
     run_dir = settings.run_dir / "demo"
     shutil.rmtree(run_dir, ignore_errors=True)
-    settings = settings.model_copy(update={"process": DEMO_TIMINGS, "run_dir": run_dir, "database_url": None,
-                                           "evidence_dir": run_dir / "evidence", "executor_id": "demo"})
+    settings = settings.model_copy(
+        update={
+            "process": DEMO_TIMINGS,
+            "run_dir": run_dir,
+            "database_url": None,
+            "evidence_dir": run_dir / "evidence",
+            "executor_id": "demo",
+        }
+    )
     configure_logging("WARNING", run_dir / "logs" / "demo.jsonl")
     console.print("[bold]Starting the mock portals[/bold] (scenario: demo)")
     with MockPortals(DEMO_SCENARIO) as mocks:
@@ -63,7 +76,7 @@ def _follow(worker: RunningWorker, console: Console) -> tuple[str, FlowRun | Non
         def progress(run: FlowRun | None) -> None:
             if run is None:
                 return
-            for activity in run.path[len(shown):]:
+            for activity in run.path[len(shown) :]:
                 console.print(f"[green]✓[/green] {activity}")
                 shown.append(activity)
             status.update(f"{run.activity or 'starting'} · {run.waiting_for or run.state.value}")

@@ -19,13 +19,12 @@ from pathlib import Path
 
 import httpx
 
-from robots.zendesk import ZendeskClient
-
 from flows.engine.run_store import FlowRun, RunStore
 from flows.engine.settings import CONSOLES, Settings
 from flows.engine.worker import Worker
 from flows.interfaces import operations
 from flows.process.deployment import migration_deployment
+from robots.zendesk import ZendeskClient
 
 #: DBOS statuses of a flow that will not move again by itself.
 FINAL_STATUSES = ("SUCCESS", "ERROR", "CANCELLED")
@@ -50,8 +49,11 @@ class MockPortals:
 
     def settings(self, base: Settings) -> Settings:
         """``base`` with every console, Zendesk and the control API pointed at these mocks."""
-        update: dict = {name: getattr(base, name).model_copy(update={"base_url": self.urls[name]})
-                        for name in CONSOLES if name in self.urls}
+        update: dict = {
+            name: getattr(base, name).model_copy(update={"base_url": self.urls[name]})
+            for name in CONSOLES
+            if name in self.urls
+        }
         update["zendesk"] = base.zendesk.model_copy(update={"base_url": self.urls["zendesk"]})
         update["mocks_control_url"] = self.urls["control"]
         return base.model_copy(update=update)
@@ -101,8 +103,9 @@ class RunningWorker:
         found = self.client.list_workflows(workflow_ids=[flow_id], load_input=False, load_output=False)
         return found[0].status if found else None
 
-    def wait_until_done(self, flow_id: str, timeout: float = 90,
-                        on_progress: Callable[[FlowRun | None], None] | None = None) -> str:
+    def wait_until_done(
+        self, flow_id: str, timeout: float = 90, on_progress: Callable[[FlowRun | None], None] | None = None
+    ) -> str:
         """Until DBOS has recorded the flow's end (the run store says "ended" a moment earlier)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-import threading
 import time
 import unicodedata
 from collections.abc import Callable
@@ -46,8 +45,13 @@ SCENARIO_DIR = Path(__file__).resolve().parents[2] / "mock_portals" / "scenarios
 #: on a loaded machine) plus the late customer's half second, so a code sent late is read as expired
 #: rather than as no answer.
 CATALOGUE_TIMINGS = ProcessTimings(
-    customer_reply_seconds=2.0, token_reply_seconds=5.0, analyst_reply_seconds=15, analyst_poll_seconds=0.2,
-    agent_review_seconds=15, watch_interval_seconds=0.1, max_tokens=2,
+    customer_reply_seconds=2.0,
+    token_reply_seconds=5.0,
+    analyst_reply_seconds=15,
+    analyst_poll_seconds=0.2,
+    agent_review_seconds=15,
+    watch_interval_seconds=0.1,
+    max_tokens=2,
 )
 
 #: Longest a single scenario may run before it counts as hung.
@@ -98,25 +102,39 @@ class WorldExpectation(_Strict):
     """
 
     line: str = Field(description="the line's number, as in the scenario's ``lines``")
-    migrated: bool = Field(description="postpaid after the flow: AR (or the activations analysts) migrated "
-                                       "it exactly once; false: still prepaid and never migrated. A line is "
-                                       "never migrated more than once, whatever this says")
+    migrated: bool = Field(
+        description="postpaid after the flow: AR (or the activations analysts) migrated "
+        "it exactly once; false: still prepaid and never migrated. A line is "
+        "never migrated more than once, whatever this says"
+    )
     plan: str | None = Field(None, description="the plan the line ends on (checked when given)")
     confirmed: bool | None = Field(None, description="registered to its holder in Qvantel (checked when given)")
-    contract: str | None = Field(None, description="state of the line's newest digital contract as the portal "
-                                                   "stores it (guardado, en_revision, aprobado, observado, "
-                                                   "desestimado, impreso); null: no contract was made")
-    contract_backups: list[str] | None = Field(None, description="the backups attached to that contract, by the "
-                                                                 "portal's labels (e.g. 'CI anverso', 'Error AR'), "
-                                                                 "in any order (checked when given)")
-    analysis_task: str | None = Field(None, description="status of the line's newest analysts' task (pendiente, "
-                                                        "aprobada, observada, rechazada, desestimada); null: none")
-    syshelp_derivation: bool = Field(False, description="a Syshelp ticket 'Derivación B2B' / 'Ejecutivos "
-                                                        "Gobierno' was registered")
-    billing_changed_to: str | None = Field(None, description="the billing name BCCS was changed to (exactly one "
-                                                             "change); null: billing was not changed")
-    billing_document: str | None = Field(None, description="the document number (NIT or CI) of that change "
-                                                           "(checked when given)")
+    contract: str | None = Field(
+        None,
+        description="state of the line's newest digital contract as the portal "
+        "stores it (guardado, en_revision, aprobado, observado, "
+        "desestimado, impreso); null: no contract was made",
+    )
+    contract_backups: list[str] | None = Field(
+        None,
+        description="the backups attached to that contract, by the "
+        "portal's labels (e.g. 'CI anverso', 'Error AR'), "
+        "in any order (checked when given)",
+    )
+    analysis_task: str | None = Field(
+        None,
+        description="status of the line's newest analysts' task (pendiente, "
+        "aprobada, observada, rechazada, desestimada); null: none",
+    )
+    syshelp_derivation: bool = Field(
+        False, description="a Syshelp ticket 'Derivación B2B' / 'Ejecutivos Gobierno' was registered"
+    )
+    billing_changed_to: str | None = Field(
+        None, description="the billing name BCCS was changed to (exactly one change); null: billing was not changed"
+    )
+    billing_document: str | None = Field(
+        None, description="the document number (NIT or CI) of that change (checked when given)"
+    )
 
 
 class Expectations(_Strict):
@@ -144,19 +162,27 @@ class Expectations(_Strict):
 
     ticket: int = Field(description="the scenario's ticket the flow runs on; unique across the catalogue")
     outcome: str = Field(description="the flow's outcome, e.g. migrated, rechazo_fr_ro, no_titular, infactible")
-    status: TicketStatus = Field(description="the ticket's final status as the API names it "
-                                             "(open, pending, hold, solved)")
-    order_state: str | None = Field(description="'Estado de Pedido' as its option name, e.g. "
-                                                "'No califica::Mora' (compared as Zendesk's tag, so case and "
-                                                "accents do not matter); null: the field was never set")
-    macros: list[Macro] = Field(description="every macro applied to the ticket, in order: short names (the "
-                                            "keys of customer.replies) or exact Zendesk titles")
-    evidence_notes: list[str] = Field(description="the internal evidence notes, in order: each entry is the "
-                                                  "beginning of a note's title (its first line after "
-                                                  "'[Evidencia RPA] '); their number is checked too")
-    replies_contain: list[str] = Field(default_factory=list,
-                                       description="texts some public agent reply must contain (e.g. a debt "
-                                                   "amount, the government derivation notice)")
+    status: TicketStatus = Field(
+        description="the ticket's final status as the API names it (open, pending, hold, solved)"
+    )
+    order_state: str | None = Field(
+        description="'Estado de Pedido' as its option name, e.g. "
+        "'No califica::Mora' (compared as Zendesk's tag, so case and "
+        "accents do not matter); null: the field was never set"
+    )
+    macros: list[Macro] = Field(
+        description="every macro applied to the ticket, in order: short names (the "
+        "keys of customer.replies) or exact Zendesk titles"
+    )
+    evidence_notes: list[str] = Field(
+        description="the internal evidence notes, in order: each entry is the "
+        "beginning of a note's title (its first line after "
+        "'[Evidencia RPA] '); their number is checked too"
+    )
+    replies_contain: list[str] = Field(
+        default_factory=list,
+        description="texts some public agent reply must contain (e.g. a debt amount, the government derivation notice)",
+    )
     world: WorldExpectation
 
     @field_validator("macros", mode="before")
@@ -169,8 +195,10 @@ class Expectations(_Strict):
             if isinstance(item, str) and item in MACRO_SHORT_NAMES:
                 resolved.append(MACRO_SHORT_NAMES[item])
             elif isinstance(item, str) and item not in {m.value for m in Macro}:
-                raise ValueError(f"unknown macro {item!r}: use a short name ({', '.join(MACRO_SHORT_NAMES)}) "
-                                 "or the macro's exact title")
+                raise ValueError(
+                    f"unknown macro {item!r}: use a short name ({', '.join(MACRO_SHORT_NAMES)}) "
+                    "or the macro's exact title"
+                )
             else:
                 resolved.append(item)
         return resolved
@@ -227,18 +255,25 @@ def check(expectations: Expectations | dict, world_json: dict, flow_run: FlowRun
     if applied != [m.value for m in exp.macros]:
         failures.append(f"macros {_names(applied)}, expected {_names([m.value for m in exp.macros])}")
 
-    notes = [(title, comment) for comment in ticket.get("comments", [])
-             if (title := _evidence_title(comment.get("body", ""))) is not None]
+    notes = [
+        (title, comment)
+        for comment in ticket.get("comments", [])
+        if (title := _evidence_title(comment.get("body", ""))) is not None
+    ]
     public = [title for title, comment in notes if comment.get("public")]
     if public:
         failures.append(f"evidence posted as public comments: {public}")
     titles = [title for title, _ in notes]
     matches = len(titles) == len(exp.evidence_notes) and all(
-        title.startswith(prefix) for title, prefix in zip(titles, exp.evidence_notes))
+        title.startswith(prefix) for title, prefix in zip(titles, exp.evidence_notes, strict=False)
+    )
     if not matches:
         failures.append(f"evidence notes {titles}, expected {exp.evidence_notes}")
-    replies = [c.get("body", "") for c in ticket.get("comments", [])
-               if c.get("public") and c.get("author_id") != ticket.get("requester_id")]
+    replies = [
+        c.get("body", "")
+        for c in ticket.get("comments", [])
+        if c.get("public") and c.get("author_id") != ticket.get("requester_id")
+    ]
     for text in exp.replies_contain:
         if not any(text in body for body in replies):
             failures.append(f"no public reply contains {text!r}")
@@ -259,8 +294,7 @@ def _check_world(exp: WorldExpectation, world_json: dict) -> list[str]:
     migrated = line.get("plan_type") == "Pospago" and line.get("migrations", 0) == 1
     never = line.get("plan_type") == "Prepago" and line.get("migrations", 0) == 0
     if exp.migrated and not migrated:
-        failures.append(f"line {exp.line} not migrated ({line.get('plan_type')}, migrations "
-                        f"{line.get('migrations')})")
+        failures.append(f"line {exp.line} not migrated ({line.get('plan_type')}, migrations {line.get('migrations')})")
     if not exp.migrated and not never:
         failures.append(f"line {exp.line} migrated ({line.get('plan_type')} {line.get('plan')}), expected not")
     if exp.plan is not None and line.get("plan") != exp.plan:
@@ -282,8 +316,11 @@ def _check_world(exp: WorldExpectation, world_json: dict) -> list[str]:
     if task != exp.analysis_task:
         failures.append(f"analysts' task {task!r}, expected {exp.analysis_task!r}")
 
-    derivations = [t for t in (records.get("syshelp") or {}).get("tickets", [])
-                   if t.get("tipo") == "Derivación B2B" and t.get("subtipo") == "Ejecutivos Gobierno"]
+    derivations = [
+        t
+        for t in (records.get("syshelp") or {}).get("tickets", [])
+        if t.get("tipo") == "Derivación B2B" and t.get("subtipo") == "Ejecutivos Gobierno"
+    ]
     others = len((records.get("syshelp") or {}).get("tickets", [])) - len(derivations)
     if exp.syshelp_derivation and len(derivations) != 1:
         failures.append(f"{len(derivations)} Syshelp derivations to Ejecutivos Gobierno, expected 1")
@@ -298,8 +335,10 @@ def _check_world(exp: WorldExpectation, world_json: dict) -> list[str]:
     if exp.billing_changed_to is not None and [c.get("name") for c in changes] != [exp.billing_changed_to]:
         failures.append(f"billing changes {[c.get('name') for c in changes]}, expected [{exp.billing_changed_to!r}]")
     if exp.billing_document is not None and (not changes or changes[-1].get("document_number") != exp.billing_document):
-        failures.append(f"billing document {changes[-1].get('document_number') if changes else None!r}, "
-                        f"expected {exp.billing_document!r}")
+        failures.append(
+            f"billing document {changes[-1].get('document_number') if changes else None!r}, "
+            f"expected {exp.billing_document!r}"
+        )
     return failures
 
 
@@ -341,8 +380,15 @@ class ScenarioResult(BaseModel):
         return not self.failures
 
 
-def run_scenario(name: str, scenario: dict, *, worker: RunningWorker, reset: Callable[[dict], Any],
-                 world: Callable[[], dict], timeout: float = SCENARIO_TIMEOUT_SECONDS) -> ScenarioResult:
+def run_scenario(
+    name: str,
+    scenario: dict,
+    *,
+    worker: RunningWorker,
+    reset: Callable[[dict], Any],
+    world: Callable[[], dict],
+    timeout: float = SCENARIO_TIMEOUT_SECONDS,
+) -> ScenarioResult:
     """Reset the mocks to ``scenario``, run its ticket's flow on ``worker`` until it ends, and check it."""
     exp = Expectations.model_validate(scenario["expectations"])
     began = time.monotonic()
@@ -356,8 +402,13 @@ def run_scenario(name: str, scenario: dict, *, worker: RunningWorker, reset: Cal
     failures = check(exp, world(), run)
     if status != "SUCCESS":
         failures.insert(0, f"flow {flow_id} {status}" + (f": {run.error}" if run and run.error else ""))
-    return ScenarioResult(name=name, ticket=exp.ticket, outcome=run.outcome if run else None,
-                          failures=failures, seconds=time.monotonic() - began)
+    return ScenarioResult(
+        name=name,
+        ticket=exp.ticket,
+        outcome=run.outcome if run else None,
+        failures=failures,
+        seconds=time.monotonic() - began,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -373,8 +424,9 @@ def regress_command(only: str | None) -> int:
         return 2
     if only is not None:
         if only.removesuffix(".yaml") not in catalogue:
-            console.print(f"[red]error:[/red] no scenario named {only!r} in {SCENARIO_DIR}; known: "
-                          f"{', '.join(catalogue)}")
+            console.print(
+                f"[red]error:[/red] no scenario named {only!r} in {SCENARIO_DIR}; known: {', '.join(catalogue)}"
+            )
             return 2
         catalogue = {only.removesuffix(".yaml"): catalogue[only.removesuffix(".yaml")]}
 
@@ -388,24 +440,37 @@ def regress_command(only: str | None) -> int:
     results: list[ScenarioResult] = []
     console.print(f"[bold]Regression catalogue[/bold]: {len(catalogue)} scenario(s) against fresh mock portals")
     with MockPortals() as mocks:
-        settings = mocks.settings(base).model_copy(update={
-            "process": CATALOGUE_TIMINGS, "run_dir": run_dir, "evidence_dir": run_dir / "evidence",
-            "executor_id": "regress", "database_url": None,
-        })
+        settings = mocks.settings(base).model_copy(
+            update={
+                "process": CATALOGUE_TIMINGS,
+                "run_dir": run_dir,
+                "evidence_dir": run_dir / "evidence",
+                "executor_id": "regress",
+                "database_url": None,
+            }
+        )
         worker = RunningWorker(settings)
         try:
-            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                          TimeElapsedColumn(), console=console) as progress:
+            with Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+            ) as progress:
                 bar = progress.add_task("starting", total=len(catalogue))
                 for name, scenario in catalogue.items():
                     progress.update(bar, description=f"{name:<34}")
                     try:
-                        result = run_scenario(name, scenario, worker=worker, reset=mocks.reset,
-                                              world=mocks.world)
-                    except Exception as exc:  # noqa: BLE001 - one broken scenario must not hide the others' results
-                        result = ScenarioResult(name=name, ticket=scenario["expectations"].get("ticket", 0),
-                                                outcome=None, failures=[f"{type(exc).__name__}: {exc}"],
-                                                seconds=0.0)
+                        result = run_scenario(name, scenario, worker=worker, reset=mocks.reset, world=mocks.world)
+                    except Exception as exc:
+                        result = ScenarioResult(
+                            name=name,
+                            ticket=scenario["expectations"].get("ticket", 0),
+                            outcome=None,
+                            failures=[f"{type(exc).__name__}: {exc}"],
+                            seconds=0.0,
+                        )
                     results.append(result)
                     mark = "[green]passed[/green]" if result.passed else "[red]FAILED[/red]"
                     progress.console.print(f"{mark} {name} ({result.seconds:.1f} s)")
@@ -417,8 +482,10 @@ def regress_command(only: str | None) -> int:
     failed = [r for r in results if not r.passed]
     total = sum(r.seconds for r in results)
     if failed:
-        console.print(f"[red]{len(failed)} of {len(results)} scenario(s) failed[/red] in {total:.0f} s; "
-                      f"run folder kept: {run_dir}")
+        console.print(
+            f"[red]{len(failed)} of {len(results)} scenario(s) failed[/red] in {total:.0f} s; "
+            f"run folder kept: {run_dir}"
+        )
         return 1
     shutil.rmtree(run_dir, ignore_errors=True)
     console.print(f"[green]all {len(results)} scenario(s) passed[/green] in {total:.0f} s")

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loguru import logger
+
+if TYPE_CHECKING:
+    from loguru import Record
 
 from pages.masking import mask_text
 
 
-def _mask(record: dict) -> None:
+def _mask(record: Record) -> None:
     record["message"] = mask_text(record["message"])
     if record["extra"]:
         record["extra"] = {k: mask_text(v) if isinstance(v, str) else v for k, v in record["extra"].items()}
@@ -25,8 +29,9 @@ def configure_logging(level: str = "INFO", json_file: Path | None = None, *, con
     logger.remove()
     logger.configure(patcher=_mask)
     if console:
-        logger.add(sys.stderr, level=level,
-                   format="<green>{time:HH:mm:ss}</green> <level>{level: <7}</level> {message}")
+        logger.add(
+            sys.stderr, level=level, format="<green>{time:HH:mm:ss}</green> <level>{level: <7}</level> {message}"
+        )
     if json_file is not None:
         json_file.parent.mkdir(parents=True, exist_ok=True)
         logger.add(json_file, level="DEBUG", serialize=True, enqueue=False)

@@ -9,8 +9,8 @@ SQLAlchemy Core, so the same code runs on the embedded SQLite file and on a shar
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from enum import Enum
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -25,10 +25,10 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
-    inspect,
-    text,
     insert,
+    inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
@@ -38,7 +38,8 @@ from robots.evidence import utc_now
 metadata = MetaData()
 
 flow_runs = Table(
-    "rpa_flow_runs", metadata,
+    "rpa_flow_runs",
+    metadata,
     Column("flow_id", String(200), primary_key=True),
     Column("ticket_id", Integer, nullable=False, index=True),
     Column("kind", String(50), nullable=False),
@@ -56,7 +57,8 @@ flow_runs = Table(
 )
 
 flow_steps = Table(
-    "rpa_flow_steps", metadata,
+    "rpa_flow_steps",
+    metadata,
     Column("flow_id", String(200), primary_key=True),
     Column("step_key", String(100), primary_key=True),
     Column("seq", Integer, nullable=False),
@@ -74,7 +76,8 @@ flow_steps = Table(
 )
 
 write_fences = Table(
-    "rpa_write_fences", metadata,
+    "rpa_write_fences",
+    metadata,
     Column("ticket_id", Integer, primary_key=True),
     Column("write", String(200), primary_key=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -83,7 +86,8 @@ write_fences = Table(
 )
 
 leases = Table(
-    "rpa_leases", metadata,
+    "rpa_leases",
+    metadata,
     Column("name", String(100), primary_key=True),
     Column("holder", String(200), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
@@ -192,9 +196,18 @@ class RunStore:
         with self.engine.begin() as db:
             exists = db.execute(select(flow_runs.c.flow_id).where(flow_runs.c.flow_id == flow_id)).first()
             if exists is None:
-                db.execute(insert(flow_runs).values(
-                    flow_id=flow_id, ticket_id=ticket_id, kind=kind, started_at=now, updated_at=now,
-                    state=RunState.RUNNING.value, path=[], watch_after=watch_after))
+                db.execute(
+                    insert(flow_runs).values(
+                        flow_id=flow_id,
+                        ticket_id=ticket_id,
+                        kind=kind,
+                        started_at=now,
+                        updated_at=now,
+                        state=RunState.RUNNING.value,
+                        path=[],
+                        watch_after=watch_after,
+                    )
+                )
 
     def update_flow(self, flow_id: str, **values: Any) -> None:
         values = {k: v.value if isinstance(v, Enum) else v for k, v in values.items()}
@@ -209,8 +222,11 @@ class RunStore:
             path = list(row.path or []) if row else []
             if not path or path[-1] != activity:
                 path.append(activity)
-            db.execute(update(flow_runs).where(flow_runs.c.flow_id == flow_id).values(
-                activity=activity, path=path, updated_at=utc_now()))
+            db.execute(
+                update(flow_runs)
+                .where(flow_runs.c.flow_id == flow_id)
+                .values(activity=activity, path=path, updated_at=utc_now())
+            )
 
     def flow(self, flow_id: str) -> FlowRun | None:
         with self.engine.connect() as db:
@@ -227,33 +243,65 @@ class RunStore:
         """Record a step's start; a step run again after a crash keeps its first start time."""
         try:
             with self.engine.begin() as db:
-                db.execute(insert(flow_steps).values(
-                    flow_id=flow_id, step_key=step_key, seq=seq, name=name, activity=activity,
-                    started_at=utc_now(), attempts=0, evidence=[]))
+                db.execute(
+                    insert(flow_steps).values(
+                        flow_id=flow_id,
+                        step_key=step_key,
+                        seq=seq,
+                        name=name,
+                        activity=activity,
+                        started_at=utc_now(),
+                        attempts=0,
+                        evidence=[],
+                    )
+                )
         except IntegrityError:
             pass
 
-    def step_ended(self, flow_id: str, step_key: str, *, attempts: int, outcome: str | None,
-                   error: str | None = None, screenshot: str | None = None, trace: str | None = None,
-                   evidence: list[EvidenceRecord] | None = None) -> None:
+    def step_ended(
+        self,
+        flow_id: str,
+        step_key: str,
+        *,
+        attempts: int,
+        outcome: str | None,
+        error: str | None = None,
+        screenshot: str | None = None,
+        trace: str | None = None,
+        evidence: list[EvidenceRecord] | None = None,
+    ) -> None:
         now = utc_now()
         with self.engine.begin() as db:
-            row = db.execute(select(flow_steps.c.started_at, flow_steps.c.attempts).where(
-                (flow_steps.c.flow_id == flow_id) & (flow_steps.c.step_key == step_key))).first()
+            row = db.execute(
+                select(flow_steps.c.started_at, flow_steps.c.attempts).where(
+                    (flow_steps.c.flow_id == flow_id) & (flow_steps.c.step_key == step_key)
+                )
+            ).first()
             started = row.started_at if row else now
             if started.tzinfo is None:
-                started = started.replace(tzinfo=timezone.utc)
-            db.execute(update(flow_steps).where(
-                (flow_steps.c.flow_id == flow_id) & (flow_steps.c.step_key == step_key)).values(
-                ended_at=now, seconds=(now - started).total_seconds(),
-                attempts=(row.attempts if row else 0) + attempts, outcome=outcome, error=error,
-                screenshot=screenshot, trace=trace,
-                evidence=[e.model_dump(mode="json") for e in evidence or []]))
+                started = started.replace(tzinfo=UTC)
+            db.execute(
+                update(flow_steps)
+                .where((flow_steps.c.flow_id == flow_id) & (flow_steps.c.step_key == step_key))
+                .values(
+                    ended_at=now,
+                    seconds=(now - started).total_seconds(),
+                    attempts=(row.attempts if row else 0) + attempts,
+                    outcome=outcome,
+                    error=error,
+                    screenshot=screenshot,
+                    trace=trace,
+                    evidence=[e.model_dump(mode="json") for e in evidence or []],
+                )
+            )
 
     def steps(self, flow_id: str) -> list[StepRecord]:
         with self.engine.connect() as db:
-            rows = db.execute(select(flow_steps).where(flow_steps.c.flow_id == flow_id)
-                              .order_by(flow_steps.c.seq, flow_steps.c.started_at)).mappings()
+            rows = db.execute(
+                select(flow_steps)
+                .where(flow_steps.c.flow_id == flow_id)
+                .order_by(flow_steps.c.seq, flow_steps.c.started_at)
+            ).mappings()
             return [StepRecord(**{**row, "evidence": _json_list(row["evidence"])}) for row in rows]
 
     # -- write fences -------------------------------------------------------------------------
@@ -265,25 +313,32 @@ class RunStore:
         """
         try:
             with self.engine.begin() as db:
-                db.execute(insert(write_fences).values(ticket_id=ticket_id, write=write, created_at=utc_now(),
-                                                       flow_id=flow_id, detail=detail))
+                db.execute(
+                    insert(write_fences).values(
+                        ticket_id=ticket_id, write=write, created_at=utc_now(), flow_id=flow_id, detail=detail
+                    )
+                )
             return True
         except IntegrityError:
             return False
 
     def write_fence_time(self, ticket_id: int, write: str) -> datetime | None:
         with self.engine.connect() as db:
-            row = db.execute(select(write_fences.c.created_at).where(
-                (write_fences.c.ticket_id == ticket_id) & (write_fences.c.write == write))).first()
+            row = db.execute(
+                select(write_fences.c.created_at).where(
+                    (write_fences.c.ticket_id == ticket_id) & (write_fences.c.write == write)
+                )
+            ).first()
         if row is None:
             return None
-        return row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=timezone.utc)
+        return row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
 
     def clear_write_fence(self, ticket_id: int, write: str) -> None:
         """Lift a fence once the truth is known (e.g. AR refused, so nothing happened)."""
         with self.engine.begin() as db:
-            db.execute(write_fences.delete().where(
-                (write_fences.c.ticket_id == ticket_id) & (write_fences.c.write == write)))
+            db.execute(
+                write_fences.delete().where((write_fences.c.ticket_id == ticket_id) & (write_fences.c.write == write))
+            )
 
     # -- leases -------------------------------------------------------------------------------
     def hold_lease(self, name: str, holder: str, seconds: float) -> bool:
@@ -294,9 +349,11 @@ class RunStore:
         now = utc_now()
         until = now + timedelta(seconds=seconds)
         with self.engine.begin() as db:
-            taken = db.execute(update(leases).where(
-                (leases.c.name == name) & ((leases.c.holder == holder) | (leases.c.expires_at < now)))
-                .values(holder=holder, expires_at=until)).rowcount
+            taken = db.execute(
+                update(leases)
+                .where((leases.c.name == name) & ((leases.c.holder == holder) | (leases.c.expires_at < now)))
+                .values(holder=holder, expires_at=until)
+            ).rowcount
         if taken:
             return True
         try:
@@ -309,9 +366,11 @@ class RunStore:
     def flows_waiting(self, kind: str) -> list[FlowRun]:
         """Flows waiting for ``kind`` (a ``WaitKind`` value), oldest first."""
         with self.engine.connect() as db:
-            rows = db.execute(select(flow_runs).where(
-                (flow_runs.c.state == RunState.WAITING.value) & (flow_runs.c.waiting_kind == kind))
-                .order_by(flow_runs.c.started_at)).mappings()
+            rows = db.execute(
+                select(flow_runs)
+                .where((flow_runs.c.state == RunState.WAITING.value) & (flow_runs.c.waiting_kind == kind))
+                .order_by(flow_runs.c.started_at)
+            ).mappings()
             return [FlowRun(**row) for row in rows]
 
     def dispose(self) -> None:
@@ -321,8 +380,16 @@ class RunStore:
     def latest_flow(self, ticket_id: int) -> FlowRun | None:
         """The ticket's most recently started flow, whatever its state."""
         with self.engine.connect() as db:
-            row = db.execute(select(flow_runs).where(flow_runs.c.ticket_id == ticket_id)
-                             .order_by(flow_runs.c.started_at.desc()).limit(1)).mappings().first()
+            row = (
+                db.execute(
+                    select(flow_runs)
+                    .where(flow_runs.c.ticket_id == ticket_id)
+                    .order_by(flow_runs.c.started_at.desc())
+                    .limit(1)
+                )
+                .mappings()
+                .first()
+            )
         return FlowRun(**row) if row else None
 
 

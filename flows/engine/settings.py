@@ -60,9 +60,7 @@ class ProcessTimings(BaseModel):
 class Settings(BaseSettings):
     """The product's settings."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="RPA_", env_nested_delimiter="__", env_file=".env", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="RPA_", env_nested_delimiter="__", env_file=".env", extra="ignore")
 
     planificate: ConsoleSettings = Field(default_factory=lambda: _mock(8702))
     qvantel: ConsoleSettings = Field(default_factory=lambda: _mock(8703))
@@ -80,11 +78,14 @@ class Settings(BaseSettings):
     process: ProcessTimings = Field(default_factory=ProcessTimings)
 
     database_url: str | None = Field(None, description="Postgres URL for many workers; default SQLite")
-    executor_id: str = Field(default_factory=socket.gethostname,
-                             description="this worker machine's stable name")
-    application_version: str = Field("migration-2", description=(
-        "pinned so waiting flows survive upgrades: changes of the flow go behind patches and keep it; "
-        "only a change no patch can carry bumps it (see the README, Upgrades)"))
+    executor_id: str = Field(default_factory=socket.gethostname, description="this worker machine's stable name")
+    application_version: str = Field(
+        "migration-2",
+        description=(
+            "pinned so waiting flows survive upgrades: changes of the flow go behind patches and keep it; "
+            "only a change no patch can carry bumps it (see the README, Upgrades)"
+        ),
+    )
     flows_per_worker: int = Field(200, description="flows one worker runs at once (waiting ones count)")
     trace_failed_steps: bool = Field(True, description="keep a Playwright trace of a failed step")
 

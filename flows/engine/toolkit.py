@@ -7,10 +7,10 @@ console and reused by every step that follows in the same process.
 from __future__ import annotations
 
 from functools import cached_property
+from pathlib import Path
 from typing import TypeVar
 
-from pathlib import Path
-
+from flows.engine.settings import Settings
 from pages.ar import ARPage
 from pages.base import ConsolePage
 from pages.bccs import BCCSPage
@@ -32,8 +32,6 @@ from robots.sessions import BrowserHost, PortalSession
 from robots.syshelp import SyshelpRobot
 from robots.zendesk import ZendeskClient
 
-from flows.engine.settings import Settings
-
 C = TypeVar("C", bound=ConsolePage)
 
 
@@ -51,15 +49,21 @@ class Toolkit:
     def session(self, console: type[C]) -> PortalSession[C]:
         if console.portal not in self._sessions:
             self._sessions[console.portal] = PortalSession(
-                self.host, console, self.settings.portal(console.portal), self.settings.timeouts,
+                self.host,
+                console,
+                self.settings.portal(console.portal),
+                self.settings.timeouts,
                 trace=self.trace,
             )
         return self._sessions[console.portal]
 
     @cached_property
     def zendesk(self) -> ZendeskClient:
-        return ZendeskClient(self.settings.zendesk, zendesk_call(self.settings.retry),
-                             timeout_seconds=self.settings.timeouts.navigation_ms / 1000)
+        return ZendeskClient(
+            self.settings.zendesk,
+            zendesk_call(self.settings.retry),
+            timeout_seconds=self.settings.timeouts.navigation_ms / 1000,
+        )
 
     @cached_property
     def planificate(self) -> PlanificateRobot:

@@ -79,7 +79,6 @@ class WorkerParts:
 Deploy = Callable[[WorkerParts], Deployment]
 
 
-
 class Worker:
     def __init__(self, settings: Settings, deploy: Deploy) -> None:
         self.settings = settings
@@ -101,8 +100,11 @@ class Worker:
         self.engine = durable.Engine(self.settings, register)
         assert deployment is not None
         self.inboxes = [(inbox, interval, 0.0) for inbox, interval in deployment.inboxes]
-        logger.info("worker {} ready (state in {})", self.settings.executor_id,
-                    "Postgres" if self.settings.database_url else "SQLite")
+        logger.info(
+            "worker {} ready (state in {})",
+            self.settings.executor_id,
+            "Postgres" if self.settings.database_url else "SQLite",
+        )
 
     def poll(self) -> int:
         """Poll every inbox whose interval has passed; returns how many messages were delivered."""
@@ -129,8 +131,9 @@ class Worker:
     def close(self, drain_seconds: float = 30) -> None:
         """Let the running steps finish and be recorded, then stop DBOS and the browser."""
         if not self.gate.close(drain_seconds):
-            logger.warning("steps still running after {} s: they run again when a worker resumes their flows",
-                           drain_seconds)
+            logger.warning(
+                "steps still running after {} s: they run again when a worker resumes their flows", drain_seconds
+            )
         # DBOS records a step's output right after the step's function returns: give it that moment.
         time.sleep(0.5)
         self.engine.shutdown()

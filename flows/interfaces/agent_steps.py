@@ -12,6 +12,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from flows.engine.toolkit import Toolkit
+from flows.steps import consoles, evidence_notes
+from flows.steps.consoles import Done
+from flows.steps.tickets import positive_ticket, required_field, ticket_with_line
 from pages.errors import InvalidInput
 from robots.ar import MigrationRequest
 from robots.bccs import BillingChangeRequest, DocumentType
@@ -19,11 +23,6 @@ from robots.contrato import AnalysisRequest, ContractRequest
 from robots.evidence import note_key
 from robots.syshelp import DerivationRequest
 from robots.zendesk import NoteResult
-
-from flows.engine.toolkit import Toolkit
-from flows.steps import consoles, evidence_notes
-from flows.steps.consoles import Done
-from flows.steps.tickets import positive_ticket, required_field, ticket_with_line
 
 
 class StepReport(BaseModel):
@@ -39,14 +38,20 @@ class StepReport(BaseModel):
 
 def _report(toolkit: Toolkit, ticket_id: int, done: Done[Any], *, summary: str | None = None) -> StepReport:
     """Post the step's evidence (when it has any) as an internal note keyed by the screenshots themselves."""
-    note, files = None, []
+    note: NoteResult | None = None
+    files: list[Path] = []
     summary = summary or done.summary
     if done.evidence:
         key = note_key(ticket_id, done.step, *(item.sha256 for item in done.evidence))
         note, files = evidence_notes.post(toolkit, ticket_id, done.title, summary, done.evidence, key=key)
-    return StepReport(step=done.step, ticket=ticket_id, summary=summary,
-                      result=done.result.model_dump(mode="json", exclude={"evidence"}), note=note,
-                      evidence_files=files)
+    return StepReport(
+        step=done.step,
+        ticket=ticket_id,
+        summary=summary,
+        result=done.result.model_dump(mode="json", exclude={"evidence"}),
+        note=note,
+        evidence_files=files,
+    )
 
 
 def preanalysis(toolkit: Toolkit, ticket_id: int) -> StepReport:
@@ -62,8 +67,9 @@ def line_status(toolkit: Toolkit, ticket_id: int) -> StepReport:
 def confirm_line(toolkit: Toolkit, ticket_id: int, acmo: str | None = None) -> StepReport:
     ticket, line = ticket_with_line(toolkit, ticket_id)
     holder_ci = required_field(ticket.holder_ci, ticket_id, "CI del titular")
-    return _report(toolkit, ticket_id, consoles.confirm_line(toolkit, line, holder_ci,
-                                                             acmo or toolkit.settings.acmo_code))
+    return _report(
+        toolkit, ticket_id, consoles.confirm_line(toolkit, line, holder_ci, acmo or toolkit.settings.acmo_code)
+    )
 
 
 def issue_token(toolkit: Toolkit, ticket_id: int) -> StepReport:
@@ -76,11 +82,16 @@ def migrate(toolkit: Toolkit, ticket_id: int, token: str, plan: str) -> StepRepo
     ticket, line = ticket_with_line(toolkit, ticket_id)
     state = consoles.migration_state(toolkit, line)
     if state.result.migrated:
-        return _report(toolkit, ticket_id, state,
-                       summary=f"La línea {line} ya fue migrada ({state.result.plan}); no se migra otra vez.")
+        return _report(
+            toolkit,
+            ticket_id,
+            state,
+            summary=f"La línea {line} ya fue migrada ({state.result.plan}); no se migra otra vez.",
+        )
     try:
-        request = MigrationRequest(line=line, token=token, plan=plan, city=ticket.city or "-",
-                                   billing_address=ticket.city or "-")
+        request = MigrationRequest(
+            line=line, token=token, plan=plan, city=ticket.city or "-", billing_address=ticket.city or "-"
+        )
     except ValueError as exc:
         raise InvalidInput(f"migration request: {exc}") from exc
     return _report(toolkit, ticket_id, consoles.migrate(toolkit, request))
@@ -103,8 +114,11 @@ def change_billing(toolkit: Toolkit, ticket_id: int, name: str | None, nit: str 
     billing_name = name or required_field(ticket.billing_name, ticket_id, "Facturación a nombre de")
     document = nit or ticket.billing_nit
     request = BillingChangeRequest(
-        line=line, name=billing_name, document_type=DocumentType.NIT if document else DocumentType.CI,
-        document_number=document or required_field(ticket.holder_ci, ticket_id, "CI del titular"))
+        line=line,
+        name=billing_name,
+        document_type=DocumentType.NIT if document else DocumentType.CI,
+        document_number=document or required_field(ticket.holder_ci, ticket_id, "CI del titular"),
+    )
     return _report(toolkit, ticket_id, consoles.change_billing(toolkit, request))
 
 
@@ -119,9 +133,12 @@ def derive_to_government(toolkit: Toolkit, ticket_id: int, email: str, descripti
     request = DerivationRequest(
         entity_name=required_field(ticket.billing_name, ticket_id, "Facturación a nombre de"),
         contact_name=required_field(ticket.holder_name, ticket_id, "Nombre del titular"),
-        phone=line, email=email,
-        description=description or f"Migración prepago a pospago de la línea {line}, facturación a "
-                                   f"{ticket.billing_name} (NIT {ticket.billing_nit or '-'}).")
+        phone=line,
+        email=email,
+        description=description
+        or f"Migración prepago a pospago de la línea {line}, facturación a "
+        f"{ticket.billing_name} (NIT {ticket.billing_nit or '-'}).",
+    )
     return _report(toolkit, ticket_id, consoles.derive_to_government(toolkit, request))
 
 
@@ -130,9 +147,14 @@ def contract(toolkit: Toolkit, ticket_id: int, plan: str, *, analysis: bool) -> 
     and printed as PDF to a note, or (``analysis``) sent to the activations analysts."""
     ticket, line = ticket_with_line(toolkit, ticket_id)
     backups = evidence_notes.backups_from_ticket(toolkit, ticket_id)
-    fields = {"line": line, "holder_name": required_field(ticket.holder_name, ticket_id, "Nombre del titular"),
-              "holder_ci": required_field(ticket.holder_ci, ticket_id, "CI del titular"), "plan": plan,
-              "city": ticket.city or "-", "backups": list(backups.values())}
+    fields = {
+        "line": line,
+        "holder_name": required_field(ticket.holder_name, ticket_id, "Nombre del titular"),
+        "holder_ci": required_field(ticket.holder_ci, ticket_id, "CI del titular"),
+        "plan": plan,
+        "city": ticket.city or "-",
+        "backups": list(backups.values()),
+    }
     if analysis:
         return _report(toolkit, ticket_id, consoles.send_to_analysis(toolkit, AnalysisRequest(**fields)))
     saved = consoles.upload_contract(toolkit, ContractRequest(**fields))
@@ -152,8 +174,10 @@ def answer_task(toolkit: Toolkit, ticket_id: int, task: str) -> StepReport:
     kind = answer.missing_kind
     backup = evidence_notes.backups_from_ticket(toolkit, ticket_id).get(kind) if kind else None
     if backup is None:
-        raise InvalidInput(f"task {task} asks for {answer.missing_backup or 'nothing'!r}, which is not in the "
-                           f"internal notes of ticket {ticket_id}: ask the customer (macro Subsanar Observación)")
+        raise InvalidInput(
+            f"task {task} asks for {answer.missing_backup or 'nothing'!r}, which is not in the "
+            f"internal notes of ticket {ticket_id}: ask the customer (macro Subsanar Observación)"
+        )
     return _report(toolkit, ticket_id, consoles.answer_task(toolkit, task, backup))
 
 

@@ -14,7 +14,7 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from loguru import logger
@@ -22,19 +22,21 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from pages.errors import ApplicationError, BusinessError, InvalidInput, RecordNotFound
-
 from flows.engine import durable as engine
-from flows.interfaces import agent_steps, operations
 from flows.engine.logs import configure_logging
 from flows.engine.run_store import RunStore
 from flows.engine.settings import Settings
 from flows.engine.toolkit import Toolkit
 from flows.engine.worker import Worker
+from flows.interfaces import agent_steps, operations
 from flows.process.deployment import migration_deployment
+from pages.errors import ApplicationError, BusinessError, InvalidInput, RecordNotFound
 
-app = typer.Typer(help="Robots for the prepaid to postpaid migration over WhatsApp.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Robots for the prepaid to postpaid migration over WhatsApp.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 mocks_app = typer.Typer(help="The local mock portals.", no_args_is_help=True)
 step_app = typer.Typer(help="Run one robot step for a ticket and attach its evidence.", no_args_is_help=True)
 flow_app = typer.Typer(help="Whole migrations as durable flows.", no_args_is_help=True)
@@ -67,10 +69,10 @@ def _run_log(settings: Settings, kind: str) -> Path:
 # ---------------------------------------------------------------------------------------------
 @mocks_app.command("serve")
 def mocks_serve(
-    scenario: Annotated[Optional[Path], typer.Option(help="scenario file (YAML or JSON); default: the demo world")] = None,
+    scenario: Annotated[Path | None, typer.Option(help="scenario file (YAML or JSON); default: the demo world")] = None,
     empty: Annotated[bool, typer.Option(help="start with an empty world instead of the demo's")] = False,
     free_ports: Annotated[bool, typer.Option(help="pick free ports instead of 8700-8708")] = False,
-    latency_ms: Annotated[Optional[int], typer.Option(help="server latency per console request")] = None,
+    latency_ms: Annotated[int | None, typer.Option(help="server latency per console request")] = None,
 ) -> None:
     """Start every mock portal; prints their addresses as one JSON line, stops on Ctrl-C or SIGTERM."""
     if scenario is not None and empty:
@@ -154,7 +156,7 @@ def step_line_status(ticket: TicketOption, as_json: JsonOption = False) -> None:
 @step_app.command("confirm-line")
 def step_confirm_line(
     ticket: TicketOption,
-    acmo: Annotated[Optional[str], typer.Option(help="ACMO code to register (default from settings)")] = None,
+    acmo: Annotated[str | None, typer.Option(help="ACMO code to register (default from settings)")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Qvantel (Televentas Digital): confirm the line's registration and register the ACMO."""
@@ -193,8 +195,8 @@ def step_debt(ticket: TicketOption, as_json: JsonOption = False) -> None:
 @step_app.command("billing")
 def step_billing(
     ticket: TicketOption,
-    name: Annotated[Optional[str], typer.Option(help="billing name (default: the ticket's)")] = None,
-    nit: Annotated[Optional[str], typer.Option(help="billing NIT (default: the ticket's, else the holder's CI)")] = None,
+    name: Annotated[str | None, typer.Option(help="billing name (default: the ticket's)")] = None,
+    nit: Annotated[str | None, typer.Option(help="billing NIT (default: the ticket's, else the holder's CI)")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """BCCS: bill the line to a third party; screenshot to an internal note."""
@@ -204,7 +206,7 @@ def step_billing(
 @step_app.command("nit")
 def step_nit(
     ticket: TicketOption,
-    nit: Annotated[Optional[str], typer.Option(help="NIT to look up (default: the ticket's billing NIT)")] = None,
+    nit: Annotated[str | None, typer.Option(help="NIT to look up (default: the ticket's billing NIT)")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Tax registry: is the billing NIT a government entity? Screenshot to an internal note."""
@@ -215,7 +217,7 @@ def step_nit(
 def step_derive(
     ticket: TicketOption,
     email: Annotated[str, typer.Option(help="the contact's e-mail")],
-    description: Annotated[Optional[str], typer.Option(help="what the customer asks for")] = None,
+    description: Annotated[str | None, typer.Option(help="what the customer asks for")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Syshelp: derive to the government executives (Derivación B2B / Ejecutivos Gobierno)."""
@@ -226,7 +228,9 @@ def step_derive(
 def step_contract(
     ticket: TicketOption,
     plan: Annotated[str, typer.Option(help="the postpaid plan")],
-    analysis: Annotated[bool, typer.Option("--analysis", help="send to the activations analysts (after an AR error)")] = False,
+    analysis: Annotated[
+        bool, typer.Option("--analysis", help="send to the activations analysts (after an AR error)")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Contrato digital: contract with the backups from the ticket's notes; PDF to a note, or to the analysts."""
@@ -300,8 +304,10 @@ def flow_status(ticket: TicketOption, as_json: JsonOption = False) -> None:
             print(view.model_dump_json())
             return
         run = view.run
-        out.print(f"[bold]{view.flow_id}[/bold] · {view.engine_status}"
-                  + (f" · {run.state} · {run.activity or '-'}" if run else ""))
+        out.print(
+            f"[bold]{view.flow_id}[/bold] · {view.engine_status}"
+            + (f" · {run.state} · {run.activity or '-'}" if run else "")
+        )
         if run and run.waiting_for:
             out.print(f"waiting for: {run.waiting_for}")
         if run and run.outcome:
@@ -310,8 +316,15 @@ def flow_status(ticket: TicketOption, as_json: JsonOption = False) -> None:
             out.print(f"[red]error:[/red] {run.error}")
         table = Table("#", "step", "activity", "seconds", "attempts", "outcome", "evidence")
         for step in view.steps:
-            table.add_row(str(step.seq), step.name, step.activity or "", f"{step.seconds or 0:.2f}",
-                          str(step.attempts), step.outcome or "…", str(len(step.evidence)))
+            table.add_row(
+                str(step.seq),
+                step.name,
+                step.activity or "",
+                f"{step.seconds or 0:.2f}",
+                str(step.attempts),
+                step.outcome or "…",
+                str(len(step.evidence)),
+            )
         out.print(table)
 
     _flow_command(action)
@@ -328,8 +341,15 @@ def flow_list(as_json: JsonOption = False) -> None:
             return
         table = Table("flow", "ticket", "state", "activity", "waiting for", "outcome", "updated")
         for run in runs:
-            table.add_row(run.flow_id, str(run.ticket_id), run.state, run.activity or "", run.waiting_for or "",
-                          run.outcome or "", f"{run.updated_at:%Y-%m-%d %H:%M:%S}")
+            table.add_row(
+                run.flow_id,
+                str(run.ticket_id),
+                run.state,
+                run.activity or "",
+                run.waiting_for or "",
+                run.outcome or "",
+                f"{run.updated_at:%Y-%m-%d %H:%M:%S}",
+            )
         out.print(table)
 
     _flow_command(action)
@@ -339,7 +359,7 @@ def flow_list(as_json: JsonOption = False) -> None:
 def flow_send(
     ticket: TicketOption,
     kind: Annotated[str, typer.Argument(help="customer | token | approve | reject | analyst")],
-    value: Annotated[Optional[str], typer.Argument(help="the text, code or reason")] = None,
+    value: Annotated[str | None, typer.Argument(help="the text, code or reason")] = None,
 ) -> None:
     """Hand a message to a ticket's waiting flow (the worker also forwards ticket comments by itself)."""
 
@@ -349,10 +369,14 @@ def flow_send(
             out.print(f"sent {kind} to the flow of ticket {ticket}")
             return
         with Toolkit(settings) as toolkit:
-            sent = operations.send(engine.client(settings), ticket, kind, value,
-                                   store=RunStore(settings.store_url()), toolkit=toolkit)
-        out.print(f"the analysts' answer went to the flow of ticket {ticket}" if sent
-                  else f"the analysts have not answered the task of ticket {ticket} yet")
+            sent = operations.send(
+                engine.client(settings), ticket, kind, value, store=RunStore(settings.store_url()), toolkit=toolkit
+            )
+        out.print(
+            f"the analysts' answer went to the flow of ticket {ticket}"
+            if sent
+            else f"the analysts have not answered the task of ticket {ticket} yet"
+        )
 
     _flow_command(action)
 
@@ -406,7 +430,7 @@ def worker() -> None:
 
 @app.command("report")
 def report(
-    ticket: Annotated[Optional[int], typer.Option("--ticket", help="Zendesk ticket number")] = None,
+    ticket: Annotated[int | None, typer.Option("--ticket", help="Zendesk ticket number")] = None,
 ) -> None:
     """Print the path of a ticket's run report (written if missing); without --ticket, the index of runs."""
 
@@ -420,7 +444,7 @@ def report(
 
 @app.command("regress")
 def regress(
-    only: Annotated[Optional[str], typer.Option(help="run only this scenario (file name, with or without .yaml)")] = None,
+    only: Annotated[str | None, typer.Option(help="run only this scenario (file name, with or without .yaml)")] = None,
 ) -> None:
     """Run the regression catalogue (mock_portals/scenarios) against fresh mocks and print the results."""
     from flows.devtools.regress import regress_command

@@ -9,10 +9,6 @@ from __future__ import annotations
 from dbos import DBOSClient, EnqueueOptions
 from pydantic import BaseModel
 
-from pages.errors import InvalidInput, RecordNotFound
-from robots.identity import ticket_identifiers_problem
-from robots.zendesk import ZendeskClient
-
 from flows.engine.durable import FLOW_QUEUE
 from flows.engine.run_store import FlowRun, RunState, RunStore, StepRecord
 from flows.engine.settings import Settings
@@ -22,6 +18,9 @@ from flows.process.definition import WaitKind
 from flows.process.inboxes import AnalystsInbox
 from flows.process.messages import CustomerMessage, ReviewDecision, Topic
 from flows.process.migration import FlowInput, MigrationWorkflow
+from pages.errors import InvalidInput, RecordNotFound
+from robots.identity import ticket_identifiers_problem
+from robots.zendesk import ZendeskClient
 
 FLOW_KINDS = ("migration",)
 SEND_KINDS = {
@@ -37,8 +36,9 @@ def flow_id_of(ticket_id: int, kind: str = "migration") -> str:
     return f"{kind}-{ticket_id}"
 
 
-def start(client: DBOSClient, zendesk: ZendeskClient, settings: Settings, ticket_id: int,
-          kind: str = "migration") -> str:
+def start(
+    client: DBOSClient, zendesk: ZendeskClient, settings: Settings, ticket_id: int, kind: str = "migration"
+) -> str:
     """Queue the flow of a ticket; starting it again returns the same flow (one flow per ticket).
 
     The flow is started with what it decides from (the process's timings, the ACMO code) as its recorded
@@ -54,12 +54,15 @@ def start(client: DBOSClient, zendesk: ZendeskClient, settings: Settings, ticket
     problem = ticket_identifiers_problem(ticket.line, ticket.holder_ci, ticket.billing_nit)
     if problem:
         raise InvalidInput(f"ticket {ticket_id}: {problem}")
-    options: EnqueueOptions = {"queue_name": FLOW_QUEUE, "workflow_name": kind,
-                               "class_name": MigrationWorkflow.__qualname__, "instance_name": INSTANCE_NAME,
-                               "workflow_id": flow_id_of(ticket_id, kind)}
+    options: EnqueueOptions = {
+        "queue_name": FLOW_QUEUE,
+        "workflow_name": kind,
+        "class_name": MigrationWorkflow.__qualname__,
+        "instance_name": INSTANCE_NAME,
+        "workflow_id": flow_id_of(ticket_id, kind),
+    }
     flow_input = FlowInput(ticket_id=ticket_id, timings=settings.process, acmo_code=settings.acmo_code)
-    handle = client.enqueue(options, flow_input.model_dump(mode="json"))
-    return handle.workflow_id
+    return client.enqueue(options, flow_input.model_dump(mode="json")).workflow_id
 
 
 class FlowView(BaseModel):
@@ -75,13 +78,21 @@ def status(client: DBOSClient, store: RunStore, ticket_id: int) -> FlowView:
     flow_id = flow_id_of(ticket_id)
     found = client.list_workflows(workflow_ids=[flow_id], load_input=False, load_output=False)
     if not found:
-        raise RecordNotFound(f"no flow for ticket {ticket_id} (start it with: rpa flow start migration --ticket {ticket_id})")
-    return FlowView(flow_id=flow_id, engine_status=found[0].status, run=store.flow(flow_id),
-                    steps=store.steps(flow_id))
+        raise RecordNotFound(
+            f"no flow for ticket {ticket_id} (start it with: rpa flow start migration --ticket {ticket_id})"
+        )
+    return FlowView(flow_id=flow_id, engine_status=found[0].status, run=store.flow(flow_id), steps=store.steps(flow_id))
 
 
-def send(client: DBOSClient, ticket_id: int, kind: str, value: str | None, *,
-         store: RunStore | None = None, toolkit: Toolkit | None = None) -> bool:
+def send(
+    client: DBOSClient,
+    ticket_id: int,
+    kind: str,
+    value: str | None,
+    *,
+    store: RunStore | None = None,
+    toolkit: Toolkit | None = None,
+) -> bool:
     """Hand a message to a waiting flow, as the inboxes would; False when there was nothing to hand
     (the analysts' task is still pending)."""
     if kind not in SEND_KINDS:
@@ -95,18 +106,23 @@ def send(client: DBOSClient, ticket_id: int, kind: str, value: str | None, *,
     if found[0].status not in ("PENDING", "ENQUEUED"):
         raise InvalidInput(f"the flow of ticket {ticket_id} is {found[0].status}: it waits for nothing")
     if kind in ("customer", "token"):
-        client.send(flow_id, CustomerMessage(comment_id=0, body=value or "").model_dump(mode="json"),
-                    Topic.CUSTOMER.value)
+        client.send(
+            flow_id, CustomerMessage(comment_id=0, body=value or "").model_dump(mode="json"), Topic.CUSTOMER.value
+        )
     elif kind in ("approve", "reject"):
-        client.send(flow_id, ReviewDecision(approve=kind == "approve", reason=value or "").model_dump(mode="json"),
-                    Topic.REVIEWER.value)
+        client.send(
+            flow_id,
+            ReviewDecision(approve=kind == "approve", reason=value or "").model_dump(mode="json"),
+            Topic.REVIEWER.value,
+        )
     else:
         return _read_analysts_now(client, flow_id, ticket_id, store, toolkit)
     return True
 
 
-def _read_analysts_now(client: DBOSClient, flow_id: str, ticket_id: int, store: RunStore | None,
-                       toolkit: Toolkit | None) -> bool:
+def _read_analysts_now(
+    client: DBOSClient, flow_id: str, ticket_id: int, store: RunStore | None, toolkit: Toolkit | None
+) -> bool:
     """Read the task the flow waits on now, instead of at the analysts reader's next turn."""
     assert store is not None and toolkit is not None, "reading the analysts' task needs the run store and robots"
     run = store.flow(flow_id)

@@ -27,17 +27,6 @@ from dbos import DBOS, DBOSConfiguredInstance
 from loguru import logger
 from pydantic import BaseModel
 
-from pages.errors import ApplicationError, RPAError
-from robots.ar import MigrationInDoubt, MigrationOutcome, MigrationRequest, MigrationState, TokenIssued
-from robots.bccs import BillingChange, BillingChangeRequest, DocumentType, HistoricalDebt
-from robots.contrato import AnalysisRequest, AnalysisSubmitted, BackupKind, ContractRequest, TaskAnswer
-from robots.impuestos import TaxpayerLookup
-from robots.planificate import PreanalysisResult
-from robots.qvantel import LineConfirmation, LineStatus
-from robots.retry import retries_made
-from robots.syshelp import Derivation, DerivationRequest
-from robots.zendesk import MacroResult, TicketData
-
 from flows.engine.run_store import EvidenceRecord, RunState, RunStore
 from flows.engine.settings import Settings
 from flows.engine.toolkit import Toolkit
@@ -48,6 +37,16 @@ from flows.steps import consoles, evidence_notes, tickets
 from flows.steps.consoles import Done
 from flows.steps.evidence_notes import StepEvidence, write_key
 from flows.steps.tickets import SavedDocument, backup_from_file
+from pages.errors import ApplicationError, RPAError
+from robots.ar import MigrationInDoubt, MigrationOutcome, MigrationRequest, MigrationState, TokenIssued
+from robots.bccs import BillingChange, BillingChangeRequest, DocumentType, HistoricalDebt
+from robots.contrato import AnalysisRequest, AnalysisSubmitted, BackupKind, ContractRequest, TaskAnswer
+from robots.impuestos import TaxpayerLookup
+from robots.planificate import PreanalysisResult
+from robots.qvantel import LineConfirmation, LineStatus
+from robots.retry import retries_made
+from robots.syshelp import Derivation, DerivationRequest
+from robots.zendesk import MacroResult, TicketData
 
 #: Evidence recorded by the step that is running, for the run store (one list per thread of work).
 _step_evidence: ContextVar[list[EvidenceRecord]] = ContextVar("step_evidence")
@@ -73,7 +72,7 @@ class MigrationDone(BaseModel):
 
     outcome: MigrationOutcome | None = None
     reconciled: bool = False
-    line_migrated: bool | None = None   # the state read in AR when reconciled; None when it could not be read
+    line_migrated: bool | None = None  # the state read in AR when reconciled; None when it could not be read
     message: str = ""
     plan: str | None = None
     evidence: StepEvidence = StepEvidence()
@@ -111,12 +110,20 @@ def _recorded_call(self: MigrationActivities, fn: Callable[..., R], *args: Any, 
         shot, trace = (None, None)
         if isinstance(exc, ApplicationError):
             shot, trace = self.toolkit.save_failure(self.settings.run_dir / "failures" / flow_id, key, exc.portal)
-        self.store.step_ended(flow_id, key, attempts=1 + retries_made.get(), outcome="failed",
-                              error=f"{type(exc).__name__}: {exc}", screenshot=_str(shot), trace=_str(trace),
-                              evidence=_step_evidence.get())
+        self.store.step_ended(
+            flow_id,
+            key,
+            attempts=1 + retries_made.get(),
+            outcome="failed",
+            error=f"{type(exc).__name__}: {exc}",
+            screenshot=_str(shot),
+            trace=_str(trace),
+            evidence=_step_evidence.get(),
+        )
         raise
-    self.store.step_ended(flow_id, key, attempts=1 + retries_made.get(), outcome=_outcome_of(result),
-                          evidence=_step_evidence.get())
+    self.store.step_ended(
+        flow_id, key, attempts=1 + retries_made.get(), outcome=_outcome_of(result), evidence=_step_evidence.get()
+    )
     return result
 
 
@@ -151,8 +158,9 @@ class MigrationActivities(DBOSConfiguredInstance):
     # -- evidence -------------------------------------------------------------------------------
     def _post(self, ticket_id: int, done: Done[Any], write: str) -> StepEvidence:
         """Post a step's evidence as an internal note keyed by the ticket and the business write."""
-        note, files = evidence_notes.post(self.toolkit, ticket_id, done.title, done.summary, done.evidence,
-                                          key=write_key(ticket_id, write))
+        note, files = evidence_notes.post(
+            self.toolkit, ticket_id, done.title, done.summary, done.evidence, key=write_key(ticket_id, write)
+        )
         self._record(files, done, note.comment_id)
         return StepEvidence(files=[str(p) for p in files], note_id=note.comment_id, posted=note.posted)
 
@@ -164,30 +172,48 @@ class MigrationActivities(DBOSConfiguredInstance):
 
     @staticmethod
     def _record(paths: list[Path], done: Done[Any], note_id: int | None) -> None:
-        _step_evidence.get().extend(EvidenceRecord(file=str(path), sha256=item.sha256, portal=item.portal,
-                                                   description=item.description, note_id=note_id)
-                                    for path, item in zip(paths, done.evidence, strict=True))
+        _step_evidence.get().extend(
+            EvidenceRecord(
+                file=str(path), sha256=item.sha256, portal=item.portal, description=item.description, note_id=note_id
+            )
+            for path, item in zip(paths, done.evidence, strict=True)
+        )
 
     # -- bookkeeping (not durable steps: each call writes the whole state it describes) -----------
     def progress(self, path: list[Activity], *, waiting: tuple[WaitKind, str, str | None] | None = None) -> None:
         """Tell readers of the run store where the flow is and what it waits for (kind, words, reference)."""
         flow_id, _ = _current_ids()
         kind, words, ref = waiting if waiting else (None, None, None)
-        self.store.update_flow(flow_id, activity=path[-1].value if path else None, path=[a.value for a in path],
-                               state=RunState.WAITING if waiting else RunState.RUNNING,
-                               waiting_for=words, waiting_kind=kind.value if kind else None, waiting_ref=ref)
+        self.store.update_flow(
+            flow_id,
+            activity=path[-1].value if path else None,
+            path=[a.value for a in path],
+            state=RunState.WAITING if waiting else RunState.RUNNING,
+            waiting_for=words,
+            waiting_kind=kind.value if kind else None,
+            waiting_ref=ref,
+        )
 
     def finish(self, path: list[Activity], outcome: Outcome, detail: str | None = None) -> None:
         flow_id, _ = _current_ids()
-        self.store.update_flow(flow_id, activity=path[-1].value if path else None, path=[a.value for a in path],
-                               state=RunState.ENDED, outcome=outcome.value, error=detail, waiting_for=None,
-                               waiting_kind=None, waiting_ref=None)
+        self.store.update_flow(
+            flow_id,
+            activity=path[-1].value if path else None,
+            path=[a.value for a in path],
+            state=RunState.ENDED,
+            outcome=outcome.value,
+            error=detail,
+            waiting_for=None,
+            waiting_kind=None,
+            waiting_ref=None,
+        )
         report.write_quietly(self.settings, flow_id, self.store)
 
     def fail(self, error: str) -> None:
         flow_id, _ = _current_ids()
-        self.store.update_flow(flow_id, state=RunState.FAILED, error=error, waiting_for=None, waiting_kind=None,
-                               waiting_ref=None)
+        self.store.update_flow(
+            flow_id, state=RunState.FAILED, error=error, waiting_for=None, waiting_kind=None, waiting_ref=None
+        )
         report.write_quietly(self.settings, flow_id, self.store)
 
     # -- the ticket -------------------------------------------------------------------------------
@@ -212,19 +238,32 @@ class MigrationActivities(DBOSConfiguredInstance):
 
     @DBOS.step(name="apply_macro")
     @recorded
-    def apply_macro(self, ticket_id: int, title: str, visit: str, attachments: list[str] | None = None,
-                    extra_text: str | None = None) -> MacroResult:
+    def apply_macro(
+        self,
+        ticket_id: int,
+        title: str,
+        visit: str,
+        attachments: list[str] | None = None,
+        extra_text: str | None = None,
+    ) -> MacroResult:
         """Apply a macro once per visit: the visit's fence is committed before the macro is saved, so a step
         run again after a crash first looks for the macro's reply posted since then and does not send it twice."""
         flow_id, _ = _current_ids()
         zendesk = self.toolkit.zendesk
         if not self.store.set_write_fence(ticket_id, visit, flow_id=flow_id, detail=title):
-            already = tickets.reply_since(self.toolkit, ticket_id, zendesk.macro_reply(title),
-                                          self.store.write_fence_time(ticket_id, visit))
+            already = tickets.reply_since(
+                self.toolkit, ticket_id, zendesk.macro_reply(title), self.store.write_fence_time(ticket_id, visit)
+            )
             if already is not None:
                 ticket = zendesk.ticket(ticket_id)
-                return MacroResult(macro_id=0, title=title, status=ticket.status, order_state=ticket.order_state,
-                                   comment_body=already.body, comment_id=already.id)
+                return MacroResult(
+                    macro_id=0,
+                    title=title,
+                    status=ticket.status,
+                    order_state=ticket.order_state,
+                    comment_body=already.body,
+                    comment_id=already.id,
+                )
         return tickets.apply_macro(self.toolkit, ticket_id, title, attachments, extra_text)
 
     @DBOS.step(name="public_reply")
@@ -235,8 +274,9 @@ class MigrationActivities(DBOSConfiguredInstance):
     @DBOS.step(name="request_document_review")
     @recorded
     def request_document_review(self, ticket_id: int, documents: list[str], visit: str) -> int | None:
-        return tickets.request_document_review(self.toolkit, ticket_id, documents,
-                                               key=write_key(ticket_id, visit)).comment_id
+        return tickets.request_document_review(
+            self.toolkit, ticket_id, documents, key=write_key(ticket_id, visit)
+        ).comment_id
 
     @DBOS.step(name="save_customer_documents")
     @recorded
@@ -245,8 +285,9 @@ class MigrationActivities(DBOSConfiguredInstance):
 
     @DBOS.step(name="terms_acceptance_evidence")
     @recorded
-    def terms_acceptance_evidence(self, ticket_id: int, macro_comment_id: int | None, acceptance_comment_id: int,
-                                  visit: str) -> StepEvidence:
+    def terms_acceptance_evidence(
+        self, ticket_id: int, macro_comment_id: int | None, acceptance_comment_id: int, visit: str
+    ) -> StepEvidence:
         """PROCESS.md 6.4: the formal T&C macro and the customer's ACEPTO, as an internal note."""
         done = tickets.terms_acceptance(self.toolkit, ticket_id, macro_comment_id, acceptance_comment_id)
         return self._post(ticket_id, done, visit)
@@ -273,8 +314,9 @@ class MigrationActivities(DBOSConfiguredInstance):
 
     @DBOS.step(name="confirm_line")
     @recorded
-    def confirm_line(self, ticket_id: int, line: str, holder_ci: str, acmo: str,
-                     visit: str) -> Recorded[LineConfirmation]:
+    def confirm_line(
+        self, ticket_id: int, line: str, holder_ci: str, acmo: str, visit: str
+    ) -> Recorded[LineConfirmation]:
         """PROCESS.md 5: confirm the registration in Qvantel, register the ACMO; screenshot as an internal note."""
         done = consoles.confirm_line(self.toolkit, line, holder_ci, acmo)
         posted = self._post(ticket_id, done, visit) if done.evidence else StepEvidence()
@@ -310,8 +352,9 @@ class MigrationActivities(DBOSConfiguredInstance):
         A migration whose answer was lost (``MigrationInDoubt``) is reconciled the same way.
         """
         flow_id, _ = _current_ids()
-        if not self.store.set_write_fence(ticket_id, MIGRATION_FENCE, flow_id=flow_id,
-                                          detail=f"line {request.line[-3:]}"):
+        if not self.store.set_write_fence(
+            ticket_id, MIGRATION_FENCE, flow_id=flow_id, detail=f"line {request.line[-3:]}"
+        ):
             logger.warning("migration fence found for ticket {}: reading the line's state instead", ticket_id)
             return self._reconcile(ticket_id, request.line)
         try:
@@ -327,8 +370,7 @@ class MigrationActivities(DBOSConfiguredInstance):
             self.store.clear_write_fence(ticket_id, MIGRATION_FENCE)
         evidence = StepEvidence()
         if result.outcome == MigrationOutcome.REFUSED:
-            evidence = self._post(ticket_id, Done(done.step, result, done.title, result.message, done.evidence),
-                                  visit)
+            evidence = self._post(ticket_id, Done(done.step, result, done.title, result.message, done.evidence), visit)
         elif done.evidence:
             evidence = self._keep(ticket_id, done)
         return MigrationDone(outcome=result.outcome, message=result.message, plan=result.plan, evidence=evidence)
@@ -339,8 +381,9 @@ class MigrationActivities(DBOSConfiguredInstance):
         except RPAError as exc:
             return MigrationDone(reconciled=True, message=f"no se pudo leer el estado de la línea: {exc}")
         if state.migrated:
-            return MigrationDone(reconciled=True, line_migrated=True, plan=state.plan,
-                                 message="migración confirmada en AR")
+            return MigrationDone(
+                reconciled=True, line_migrated=True, plan=state.plan, message="migración confirmada en AR"
+            )
         # The truth is known: nothing happened, so the fence is lifted and the migration may be tried again.
         self.store.clear_write_fence(ticket_id, MIGRATION_FENCE)
         return MigrationDone(reconciled=True, line_migrated=False, message="AR no registra la migración")
@@ -354,11 +397,14 @@ class MigrationActivities(DBOSConfiguredInstance):
 
     @DBOS.step(name="change_billing")
     @recorded
-    def change_billing(self, ticket_id: int, line: str, name: str, document_type: DocumentType,
-                       document_number: str) -> Recorded[BillingChange]:
+    def change_billing(
+        self, ticket_id: int, line: str, name: str, document_type: DocumentType, document_number: str
+    ) -> Recorded[BillingChange]:
         """PROCESS.md 8.1: billing to a third party, changed in BCCS."""
-        done = consoles.change_billing(self.toolkit, BillingChangeRequest(
-            line=line, name=name, document_type=document_type, document_number=document_number))
+        done = consoles.change_billing(
+            self.toolkit,
+            BillingChangeRequest(line=line, name=name, document_type=document_type, document_number=document_number),
+        )
         return Recorded(done.record(), self._keep(ticket_id, done))
 
     # -- Contrato digital -------------------------------------------------------------------------
@@ -378,8 +424,9 @@ class MigrationActivities(DBOSConfiguredInstance):
 
     @DBOS.step(name="send_to_analysis")
     @recorded
-    def send_to_analysis(self, ticket_id: int, ticket: TicketData, plan: str,
-                         files: dict[str, str]) -> AnalysisSubmitted:
+    def send_to_analysis(
+        self, ticket_id: int, ticket: TicketData, plan: str, files: dict[str, str]
+    ) -> AnalysisSubmitted:
         """PROCESS.md 9.2: the contract goes to the activations analysts with its backups and the AR error."""
         done = consoles.send_to_analysis(self.toolkit, _contract_request(AnalysisRequest, ticket, plan, files))
         self._keep(ticket_id, done)
@@ -401,8 +448,14 @@ class MigrationActivities(DBOSConfiguredInstance):
 
 
 #: Backups each path of the contract carries (PROCESS.md 8.3 and 9.2).
-CONTRACT_BACKUPS = (BackupKind.PREANALYSIS, BackupKind.LINE_CONFIRMED, BackupKind.TERMS_ACCEPTANCE,
-                    BackupKind.CI_FRONT, BackupKind.CI_BACK, BackupKind.SELFIE)
+CONTRACT_BACKUPS = (
+    BackupKind.PREANALYSIS,
+    BackupKind.LINE_CONFIRMED,
+    BackupKind.TERMS_ACCEPTANCE,
+    BackupKind.CI_FRONT,
+    BackupKind.CI_BACK,
+    BackupKind.SELFIE,
+)
 
 
 def contract_backups(backups: dict[str, str], *, analysed: bool, preanalysis_counts: bool) -> dict[str, str]:
@@ -418,5 +471,11 @@ C = TypeVar("C", bound=ContractRequest)
 
 
 def _contract_request(model: type[C], ticket: TicketData, plan: str, files: dict[str, str]) -> C:
-    return model(line=ticket.line or "", holder_name=ticket.holder_name or "", holder_ci=ticket.holder_ci or "",
-                 plan=plan, city=ticket.city or "", backups=[backup_from_file(k, p) for k, p in files.items()])
+    return model(
+        line=ticket.line or "",
+        holder_name=ticket.holder_name or "",
+        holder_ci=ticket.holder_ci or "",
+        plan=plan,
+        city=ticket.city or "",
+        backups=[backup_from_file(k, p) for k, p in files.items()],
+    )

@@ -24,8 +24,17 @@ def migration_deployment(parts: WorkerParts) -> Deployment:
     activities = MigrationActivities(settings, toolkit, store, parts.gate)
     workflow = MigrationWorkflow(activities, parts.client)
     tickets = TicketInbox(store, toolkit.zendesk, send)
-    analysts = AnalystsInbox(store, toolkit, send, holder=settings.executor_id,
-                             lease_seconds=max(30.0, 3 * settings.process.analyst_poll_seconds))
-    return Deployment(instances=[activities, workflow],
-                      inboxes=[(tickets.poll_once, settings.process.watch_interval_seconds),
-                               (analysts.poll_once, settings.process.analyst_poll_seconds)])
+    analysts = AnalystsInbox(
+        store,
+        toolkit,
+        send,
+        holder=settings.executor_id,
+        lease_seconds=max(30.0, 3 * settings.process.analyst_poll_seconds),
+    )
+    return Deployment(
+        instances=[activities, workflow],
+        inboxes=[
+            (tickets.poll_once, settings.process.watch_interval_seconds),
+            (analysts.poll_once, settings.process.analyst_poll_seconds),
+        ],
+    )

@@ -20,15 +20,14 @@ from collections.abc import Callable
 
 from loguru import logger
 
-from pages.errors import RPAError
-from robots.contrato import TaskStatus
-from robots.zendesk import ZendeskClient
-
 from flows.engine.run_store import RunStore
 from flows.engine.toolkit import Toolkit
 from flows.process.definition import WaitKind
 from flows.process.messages import AnalystsAnswer, CustomerMessage, Topic, message_key, review_decision_in
 from flows.steps import consoles
+from pages.errors import RPAError
+from robots.contrato import TaskStatus
+from robots.zendesk import ZendeskClient
 
 #: Deliver ``message`` to ``flow_id`` on ``topic`` once per ``key``.
 Send = Callable[[str, dict, Topic, str], None]
@@ -68,8 +67,9 @@ class TicketInbox:
             newest = max(newest, comment.id)
             key = message_key(flow_id, "comment", comment.id)
             if comment.public and comment.author_id == requester:
-                message = CustomerMessage(comment_id=comment.id, body=comment.body,
-                                          attachments=[a.file_name for a in comment.attachments])
+                message = CustomerMessage(
+                    comment_id=comment.id, body=comment.body, attachments=[a.file_name for a in comment.attachments]
+                )
                 self.send(flow_id, message.model_dump(mode="json"), Topic.CUSTOMER, key)
                 forwarded += 1
             elif not comment.public and comment.author_id != requester:
@@ -112,6 +112,10 @@ class AnalystsInbox:
             return 0
         if answer.status == TaskStatus.PENDING:
             return 0
-        self.send(flow_id, AnalystsAnswer.of(answer).model_dump(mode="json"), Topic.ANALYSTS,
-                  message_key(flow_id, "analysts", wait_ref))
+        self.send(
+            flow_id,
+            AnalystsAnswer.of(answer).model_dump(mode="json"),
+            Topic.ANALYSTS,
+            message_key(flow_id, "analysts", wait_ref),
+        )
         return 1

@@ -47,8 +47,13 @@ class AnalystsAnswer(BaseModel):
 
     @classmethod
     def of(cls, answer: TaskAnswer) -> AnalystsAnswer:
-        return cls(task_number=answer.task_number, status=answer.status, missing_kind=answer.missing_kind,
-                   missing_backup=answer.missing_backup, reason=answer.reason)
+        return cls(
+            task_number=answer.task_number,
+            status=answer.status,
+            missing_kind=answer.missing_kind,
+            missing_backup=answer.missing_backup,
+            reason=answer.reason,
+        )
 
 
 def review_decision_in(body: str) -> ReviewDecision | None:
@@ -58,7 +63,7 @@ def review_decision_in(body: str) -> ReviewDecision | None:
     if lowered.startswith("#aprobar"):
         return ReviewDecision(approve=True)
     if lowered.startswith("#rechazar"):
-        return ReviewDecision(approve=False, reason=text[len("#rechazar"):].strip(" :"))
+        return ReviewDecision(approve=False, reason=text[len("#rechazar") :].strip(" :"))
     return None
 
 

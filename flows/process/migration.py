@@ -35,6 +35,13 @@ from collections.abc import Callable
 from dbos import DBOS, DBOSClient, DBOSConfiguredInstance
 from pydantic import BaseModel, Field
 
+from flows.engine.durable import patched
+from flows.engine.settings import ProcessTimings
+from flows.process.activities import INSTANCE_NAME, MigrationActivities, contract_backups
+from flows.process.definition import GOVERNMENT_DERIVATION_REPLY, Activity, Macro, Outcome, WaitKind
+from flows.process.messages import AnalystsAnswer, CustomerMessage, ReviewDecision, Topic
+from flows.process.replies import chosen_plan, email_in, is_acceptance, is_refusal, is_yes, nit_in, token_in
+from flows.steps.tickets import SavedDocument, identifiers_problem
 from pages.errors import ApplicationError, BusinessError
 from robots.ar import MigrationOutcome, MigrationRequest
 from robots.bccs import DocumentType
@@ -43,15 +50,7 @@ from robots.impuestos import billing_needs_government_check
 from robots.planificate import PreanalysisResult, PreanalysisVerdict
 from robots.qvantel import ConfirmationOutcome, LineStatus
 from robots.syshelp import DerivationRequest
-from robots.zendesk import MacroResult, TicketData
-
-from flows.engine.durable import patched
-from flows.engine.settings import ProcessTimings
-from flows.process.activities import INSTANCE_NAME, MigrationActivities, contract_backups
-from flows.process.definition import GOVERNMENT_DERIVATION_REPLY, Activity, Macro, Outcome, WaitKind
-from flows.process.messages import AnalystsAnswer, CustomerMessage, ReviewDecision, Topic
-from flows.process.replies import chosen_plan, email_in, is_acceptance, is_refusal, is_yes, nit_in, token_in
-from flows.steps.tickets import SavedDocument, identifiers_problem
+from robots.zendesk import MacroResult
 
 #: The customer's documents PROCESS.md 4.1 asks for.
 REQUIRED_DOCUMENTS = {BackupKind.CI_FRONT.value, BackupKind.CI_BACK.value, BackupKind.SELFIE.value}
@@ -97,23 +96,25 @@ class MigrationWorkflow(DBOSConfiguredInstance):
     @DBOS.workflow(name="migration")
     def migration(self, flow_input: dict) -> dict:
         """Run the whole process for one WhatsApp ticket."""
-        result = MigrationFlow(self.activities, FlowInput.model_validate(flow_input),
-                               patched=lambda name: patched(name, self.client)).run()
+        result = MigrationFlow(
+            self.activities, FlowInput.model_validate(flow_input), patched=lambda name: patched(name, self.client)
+        ).run()
         return result.model_dump(mode="json")
 
 
 class MigrationFlow:
     """The process for one ticket; each method is one activity of PROCESS.md."""
 
-    def __init__(self, activities: MigrationActivities, flow_input: FlowInput,
-                 patched: Callable[[str], bool] = lambda name: True) -> None:
+    def __init__(
+        self, activities: MigrationActivities, flow_input: FlowInput, patched: Callable[[str], bool] = lambda name: True
+    ) -> None:
         self.act = activities
         self.patched = patched  # ``if self.patched("name"):`` guards a change of the steps (module docstring)
         self.ticket_id = flow_input.ticket_id
         self.timings = flow_input.timings
         self.acmo = flow_input.acmo_code
         self.macros: list[str] = []
-        self.backups: dict[str, str] = {}      # backup kind -> file kept as evidence
+        self.backups: dict[str, str] = {}  # backup kind -> file kept as evidence
         self.billing_nit: str | None = None
         self.path: list[Activity] = []
         self.visits: Counter[str] = Counter()
@@ -124,20 +125,20 @@ class MigrationFlow:
     def run(self) -> FlowResult:
         self.act.register(self.ticket_id)
         try:
-            self.identify_scenario()           # 1
-            preanalysis = self.preanalysis()   # 2
-            plan, documents = self.offer(preanalysis)     # 3
+            self.identify_scenario()  # 1
+            preanalysis = self.preanalysis()  # 2
+            plan, documents = self.offer(preanalysis)  # 3
             line_state = self.validate_holder(documents)  # 4
             if not line_state.confirmed:
-                self.confirm_line()            # 5
-            self.terms_and_conditions()        # 6
+                self.confirm_line()  # 5
+            self.terms_and_conditions()  # 6
             migrated = self.token_and_migration(plan)  # 7
             if migrated:
-                pdf = self.contract_without_preanalysis(plan)   # 8
+                pdf = self.contract_without_preanalysis(plan)  # 8
             else:
-                pdf = self.contract_with_preanalysis(plan)      # 9
-            self.confirm_migration(pdf)        # 10
-            self.farewell(Outcome.MIGRATED)    # 11
+                pdf = self.contract_with_preanalysis(plan)  # 9
+            self.confirm_migration(pdf)  # 10
+            self.farewell(Outcome.MIGRATED)  # 11
         except Ended as end:
             return self.end(end.activity, end.outcome, end.detail)
         except BusinessError as exc:
@@ -158,8 +159,9 @@ class MigrationFlow:
     def identify_scenario(self) -> None:
         self.enter(Activity.IDENTIFY)
         self.ticket = self.act.read_ticket(self.ticket_id)
-        reply = self.ask(Macro.PRIMER_CONTACTO, "datos del cliente (primer contacto)",
-                         follow_ups=[Macro.SEGUNDO_CONTACTO])
+        reply = self.ask(
+            Macro.PRIMER_CONTACTO, "datos del cliente (primer contacto)", follow_ups=[Macro.SEGUNDO_CONTACTO]
+        )
         if reply is None:
             self.macro(Macro.CLIENTE_NO_CONTESTA)
             raise Ended(Activity.NO_ANSWER, Outcome.UNREACHABLE)
@@ -185,11 +187,17 @@ class MigrationFlow:
         if not check.result.is_government:
             return
         self.enter(Activity.DERIVE_GOVERNMENT)
-        self.act.derive_to_government(self.ticket_id, DerivationRequest(
-            entity_name=billing, contact_name=self.ticket.holder_name or "", phone=self.ticket.line or "",
-            email=email_in(reply.body) or "",
-            description=f"Migración prepago a pospago de la línea {self.ticket.line} con facturación a {billing} "
-                        f"(NIT {nit})."))
+        self.act.derive_to_government(
+            self.ticket_id,
+            DerivationRequest(
+                entity_name=billing,
+                contact_name=self.ticket.holder_name or "",
+                phone=self.ticket.line or "",
+                email=email_in(reply.body) or "",
+                description=f"Migración prepago a pospago de la línea {self.ticket.line} con facturación a {billing} "
+                f"(NIT {nit}).",
+            ),
+        )
         self.act.public_reply(self.ticket_id, GOVERNMENT_DERIVATION_REPLY)
         self.farewell(Outcome.DERIVED_GOVERNMENT)
 
@@ -246,15 +254,18 @@ class MigrationFlow:
         plan: str | None = None
         comment_ids: list[int] = []
         kinds: set[str] = set()
-        while plan is None or not REQUIRED_DOCUMENTS <= kinds:
+        while plan is None or not kinds >= REQUIRED_DOCUMENTS:
             message = self.wait_customer("plan elegido, CI y selfie", self.timings.customer_reply_seconds)
             if message is None:
                 return None
             plan = plan or chosen_plan(message.body, plans)
             if message.attachments:
                 comment_ids.append(message.comment_id)
-                kinds |= {kind.value for name in message.attachments
-                          if (kind := BackupKind.of_customer_file(name)) is not None}
+                kinds |= {
+                    kind.value
+                    for name in message.attachments
+                    if (kind := BackupKind.of_customer_file(name)) is not None
+                }
         return plan, self.act.save_customer_documents(self.ticket_id, comment_ids)
 
     # 4 ------------------------------------------------------------------------------------------
@@ -276,8 +287,9 @@ class MigrationFlow:
     # 5 ------------------------------------------------------------------------------------------
     def confirm_line(self) -> None:
         self.enter(Activity.CONFIRM_LINE)
-        done = self.act.confirm_line(self.ticket_id, self.line, self.ticket.holder_ci or "", self.acmo,
-                                     self.visit("evidence:confirm-line"))
+        done = self.act.confirm_line(
+            self.ticket_id, self.line, self.ticket.holder_ci or "", self.acmo, self.visit("evidence:confirm-line")
+        )
         if done.result.outcome == ConfirmationOutcome.NOT_HOLDER:
             self.enter(Activity.NOT_HOLDER)
             self.macro(Macro.CLIENTE_NO_ES_TITULAR)
@@ -299,8 +311,9 @@ class MigrationFlow:
                     raise Ended(Activity.NO_ANSWER, Outcome.NO_ANSWER_TERMS)
                 continue  # 6.3: back to 6.1
             if is_acceptance(answer.body):
-                evidence = self.act.terms_acceptance_evidence(self.ticket_id, sent.comment_id, answer.comment_id,
-                                                              self.visit("evidence:terms-acceptance"))
+                evidence = self.act.terms_acceptance_evidence(
+                    self.ticket_id, sent.comment_id, answer.comment_id, self.visit("evidence:terms-acceptance")
+                )
                 self.backups[BackupKind.TERMS_ACCEPTANCE.value] = evidence.first_file
                 return
             if is_refusal(answer.body):
@@ -318,9 +331,17 @@ class MigrationFlow:
             code = token_in(answer.body) if answer is not None else None
             if code is not None:
                 self.macro(Macro.GESTION)
-                done = self.act.migrate_once(self.ticket_id, MigrationRequest(
-                    line=self.line, token=code, plan=plan, city=self.ticket.city or "",
-                    billing_address=self.ticket.city or ""), self.visit("evidence:ar-error"))
+                done = self.act.migrate_once(
+                    self.ticket_id,
+                    MigrationRequest(
+                        line=self.line,
+                        token=code,
+                        plan=plan,
+                        city=self.ticket.city or "",
+                        billing_address=self.ticket.city or "",
+                    ),
+                    self.visit("evidence:ar-error"),
+                )
                 if done.migrated:
                     return True
                 if done.reconciled and done.line_migrated is False:
@@ -330,8 +351,11 @@ class MigrationFlow:
                     return False
                 if done.outcome == MigrationOutcome.HISTORICAL_DEBT:
                     self.historical_debt()
-                if done.outcome not in (MigrationOutcome.TOKEN_EXPIRED, MigrationOutcome.TOKEN_WRONG,
-                                        MigrationOutcome.TOKEN_USED):
+                if done.outcome not in (
+                    MigrationOutcome.TOKEN_EXPIRED,
+                    MigrationOutcome.TOKEN_WRONG,
+                    MigrationOutcome.TOKEN_USED,
+                ):
                     what = done.outcome.value if done.outcome else "estado desconocido"
                     raise Ended(Activity.PERSON, Outcome.AR_UNRESOLVED, f"AR: {what}. {done.message}")
             # 7.3 / 7.4: no token, or one AR refused: a new token, until the customer stops answering.
@@ -353,8 +377,12 @@ class MigrationFlow:
     def contract_without_preanalysis(self, plan: str) -> str:
         self.enter(Activity.CONTRACT)
         self.change_billing_if_third_party()
-        number = self.act.upload_contract(self.ticket_id, self.ticket, plan, contract_backups(
-            self.backups, analysed=False, preanalysis_counts=self.preanalysis_counts))
+        number = self.act.upload_contract(
+            self.ticket_id,
+            self.ticket,
+            plan,
+            contract_backups(self.backups, analysed=False, preanalysis_counts=self.preanalysis_counts),
+        )
         return self.act.print_contract(self.ticket_id, number, self.visit("evidence:contract-pdf"))
 
     @property
@@ -365,8 +393,9 @@ class MigrationFlow:
         billing = self.ticket.billing_name
         if billing and billing != self.ticket.holder_name:
             document = self.billing_nit or self.ticket.holder_ci or ""
-            self.act.change_billing(self.ticket_id, self.line, billing,
-                                    DocumentType.NIT if self.billing_nit else DocumentType.CI, document)
+            self.act.change_billing(
+                self.ticket_id, self.line, billing, DocumentType.NIT if self.billing_nit else DocumentType.CI, document
+            )
 
     # 9 ------------------------------------------------------------------------------------------
     def contract_with_preanalysis(self, plan: str) -> str:
@@ -379,8 +408,9 @@ class MigrationFlow:
             if answer is None:
                 raise Ended(Activity.PERSON, Outcome.ANALYSTS_SILENT)
             if answer.status == TaskStatus.APPROVED:
-                return self.act.print_contract(self.ticket_id, task.contract_number,
-                                               self.visit("evidence:contract-pdf"))
+                return self.act.print_contract(
+                    self.ticket_id, task.contract_number, self.visit("evidence:contract-pdf")
+                )
             if answer.status == TaskStatus.UNFIXABLE:
                 reason = answer.reason or "Observación no subsanable"
                 self.act.dismiss_task(self.ticket_id, task.task_number, reason)
@@ -400,6 +430,7 @@ class MigrationFlow:
                 document = saved[0].path
                 missing = missing or BackupKind(saved[0].kind)
                 self.backups[missing.value] = document
+            assert missing is not None, "a backup found in the notes was found by its kind"
             self.act.answer_task(self.ticket_id, task.task_number, missing, document)
             self.macro(Macro.ANALISIS_DE_RIESGO)  # 9.3 again: back in review
 
@@ -429,10 +460,12 @@ class MigrationFlow:
             self.path.append(activity)
         self.act.progress(self.path)
 
-    def macro(self, macro: Macro, *, attachments: list[str] | None = None,
-              extra_text: str | None = None) -> MacroResult:
-        applied = self.act.apply_macro(self.ticket_id, macro.value, self.visit(f"macro:{macro.name}"),
-                                       attachments or [], extra_text)
+    def macro(
+        self, macro: Macro, *, attachments: list[str] | None = None, extra_text: str | None = None
+    ) -> MacroResult:
+        applied = self.act.apply_macro(
+            self.ticket_id, macro.value, self.visit(f"macro:{macro.name}"), attachments or [], extra_text
+        )
         self.macros.append(macro.value)
         return applied
 
@@ -464,8 +497,10 @@ class MigrationFlow:
         before the flow has acted on it, reaches this wait once and never the next one.
         """
         self.analyst_waits += 1
-        self.act.progress(self.path, waiting=(WaitKind.ANALYSTS, f"analistas: tarea {task_number}",
-                                              f"{task_number}#{self.analyst_waits}"))
+        self.act.progress(
+            self.path,
+            waiting=(WaitKind.ANALYSTS, f"analistas: tarea {task_number}", f"{task_number}#{self.analyst_waits}"),
+        )
         answer = DBOS.recv(Topic.ANALYSTS.value, timeout_seconds=self.timings.analyst_reply_seconds)
         self.act.progress(self.path)
         return AnalystsAnswer.model_validate(answer) if answer is not None else None

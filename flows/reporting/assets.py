@@ -49,16 +49,17 @@ def copy_into(file: Path, folder: Path) -> Path:
 def thumbnail(file: Path) -> str | None:
     """A small copy of an image as a data: URI (the report carries its thumbnails inside)."""
     try:
-        with Image.open(file) as image:
-            image = image.convert("RGB")
+        with Image.open(file) as opened:
+            image = opened.convert("RGB")
             if image.width > THUMB_WIDTH:
-                image = image.resize((THUMB_WIDTH, max(1, round(image.height * THUMB_WIDTH / image.width))),
-                                     Image.LANCZOS)
+                image = image.resize(
+                    (THUMB_WIDTH, max(1, round(image.height * THUMB_WIDTH / image.width))), Image.Resampling.LANCZOS
+                )
             # Full-page screenshots are very tall; the top of the page is what identifies them.
             image = image.crop((0, 0, image.width, min(image.height, THUMB_WIDTH * 2)))
             buffer = io.BytesIO()
             image.save(buffer, format="JPEG", quality=82, optimize=True)
-    except Exception as exc:  # noqa: BLE001 - a broken image shows as a file, not as a broken report
+    except Exception as exc:
         logger.debug("no thumbnail for {}: {}", file, exc)
         return None
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
@@ -97,8 +98,9 @@ def kind(file: Path) -> str:
     return "pdf" if suffix == ".pdf" else "image" if suffix in IMAGE_SUFFIXES else "file"
 
 
-def failure_captures(screenshot: str | None, trace: str | None, folder: Path,
-                     base: Path) -> tuple[dict | None, dict | None]:
+def failure_captures(
+    screenshot: str | None, trace: str | None, folder: Path, base: Path
+) -> tuple[dict | None, dict | None]:
     """Copy a failed step's screenshot and trace into ``folder``, so the report's links work from disk.
 
     Captures that are gone from disk are left out. ``base`` is the report's folder, for the links.
@@ -109,9 +111,13 @@ def failure_captures(screenshot: str | None, trace: str | None, folder: Path,
         shot_info = {"href": link(copy, base), "thumb": thumbnail(copy), "path": str(copy.resolve())}
     if trace and Path(trace).is_file():
         copy = copy_into(Path(trace), folder)
-        trace_info = {"href": link(copy, base), "path": str(copy.resolve()), "original": trace,
-                      "command": f"playwright show-trace {_shell_quote(str(copy.resolve()))}",
-                      "size": size(copy.stat().st_size)}
+        trace_info = {
+            "href": link(copy, base),
+            "path": str(copy.resolve()),
+            "original": trace,
+            "command": f"playwright show-trace {_shell_quote(str(copy.resolve()))}",
+            "size": size(copy.stat().st_size),
+        }
     return shot_info, trace_info
 
 
@@ -121,8 +127,11 @@ def customer_documents(evidence_dir: Path, ticket_id: int) -> list[dict]:
     if not folder.is_dir():
         return []
     # Each document has a .json sidecar describing it: that is not a document of the customer's.
-    return [{"name": f.name, "sha256": sha256(f), "size": size(f.stat().st_size)}
-            for f in sorted(folder.iterdir()) if f.is_file() and not f.name.endswith(".json")]
+    return [
+        {"name": f.name, "sha256": sha256(f), "size": size(f.stat().st_size)}
+        for f in sorted(folder.iterdir())
+        if f.is_file() and not f.name.endswith(".json")
+    ]
 
 
 def _shell_quote(text: str) -> str:

@@ -9,6 +9,7 @@ Nothing here knows what the nodes stand for: the caller passes the names, their 
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -45,7 +46,7 @@ class GraphNode:
     terminal: bool = False
     on_path: bool = False
     visits: list[int] = field(default_factory=list)
-    mark: str | None = None          # a CSS class for the walk's last node, e.g. "final", "failed"
+    mark: str | None = None  # a CSS class for the walk's last node, e.g. "final", "failed"
     mark_label: str = ""
 
     @property
@@ -69,7 +70,7 @@ class GraphEdge:
     label_y: float = 0
     label_w: float = 0
     on_path: bool = False
-    extra: bool = False              # a step of the walk that the graph does not have as an edge
+    extra: bool = False  # a step of the walk that the graph does not have as an edge
 
     @property
     def classes(self) -> str:
@@ -124,11 +125,11 @@ def layout(names: Sequence[str], edges: Sequence[Edge], titles: Mapping[str, str
             dummy = f"~{i}.{step}"
             layer_of[dummy] = step
             chain.append(dummy)
-        chains.append(chain + [b])
+        chains.append([*chain, b])
     up: Links = defaultdict(list)
     down: Links = defaultdict(list)
     for chain in chains:
-        for u, v in zip(chain, chain[1:]):
+        for u, v in itertools.pairwise(chain):
             # Long edges pull harder, so they run straight and the nodes move around them.
             weight = 8.0 if _dummy(u) and _dummy(v) else 2.0 if _dummy(u) or _dummy(v) else 1.0
             down[u].append((v, weight))
@@ -137,7 +138,7 @@ def layout(names: Sequence[str], edges: Sequence[Edge], titles: Mapping[str, str
     layers = _initial_order(names, layer_of, down)
     layers = _reduce_crossings(layers, up, down)
     xs = _coordinates(layers, up, down)
-    ys = {n: MARGIN + 14 + layer_of[n] * (NODE_H + LAYER_GAP) for n in layer_of}
+    ys: dict[str, float] = {n: MARGIN + 14 + layer_of[n] * (NODE_H + LAYER_GAP) for n in layer_of}
     left = min(xs[n] - _width(n) / 2 for n in xs)
     for n in xs:
         xs[n] += MARGIN - left
@@ -149,12 +150,19 @@ def layout(names: Sequence[str], edges: Sequence[Edge], titles: Mapping[str, str
     for name in names:
         title = titles.get(name, name)
         number, text = _split_number(title)
-        nodes[name] = GraphNode(id=f"node-{name}", title=title, number=number, lines=_wrap(text, TITLE_WIDTH),
-                                x=xs[name], y=ys[name], terminal=name not in sources)
+        nodes[name] = GraphNode(
+            id=f"node-{name}",
+            title=title,
+            number=number,
+            lines=_wrap(text, TITLE_WIDTH),
+            x=xs[name],
+            y=ys[name],
+            terminal=name not in sources,
+        )
     boxes = [(n.x - n.w / 2, n.y, n.x + n.w / 2, n.y + n.h) for n in nodes.values()]
     placed: list[Box] = []
     graph_edges: list[GraphEdge] = []
-    for (a, b, label), chain in zip(drawn, chains):
+    for (a, b, label), chain in zip(drawn, chains, strict=False):
         points = _route(chain, xs, ys)
         edge = GraphEdge(id=f"edge-{a}-{b}", source=a, target=b, d=svg_path(points), label=label)
         if label:
@@ -163,8 +171,9 @@ def layout(names: Sequence[str], edges: Sequence[Edge], titles: Mapping[str, str
     return Layout(width=round(width), height=round(height), nodes=nodes, edges=graph_edges)
 
 
-def highlight(drawing: Layout, path: Sequence[str], final_mark: str | None = None,
-              final_label: str = "") -> ProcessGraph:
+def highlight(
+    drawing: Layout, path: Sequence[str], final_mark: str | None = None, final_label: str = ""
+) -> ProcessGraph:
     """The layout with the nodes of ``path`` and the edges between them highlighted.
 
     Each node on the path carries the positions (from 1) at which the walk visited it; the last one
@@ -175,19 +184,28 @@ def highlight(drawing: Layout, path: Sequence[str], final_mark: str | None = Non
     visits: dict[str, list[int]] = defaultdict(list)
     for i, name in enumerate(path, start=1):
         visits[name].append(i)
-    nodes = {name: replace(node, visits=visits.get(name, []), on_path=name in visits)
-             for name, node in drawing.nodes.items()}
+    nodes = {
+        name: replace(node, visits=visits.get(name, []), on_path=name in visits) for name, node in drawing.nodes.items()
+    }
     if path and final_mark and path[-1] in nodes:
         last = nodes[path[-1]]
         last.mark, last.mark_label = final_mark, final_label
 
-    taken = set(zip(path, path[1:]))
+    taken = set(itertools.pairwise(path))
     edges = [replace(edge, on_path=(edge.source, edge.target) in taken) for edge in drawing.edges]
     drawn = {(e.source, e.target) for e in edges}
     for a, b in sorted(taken - drawn):
         if a in nodes and b in nodes and a != b:
-            edges.append(GraphEdge(id=f"edge-{a}-{b}", source=a, target=b, on_path=True, extra=True,
-                                   d=svg_path(_direct_route(nodes[a], nodes[b]))))
+            edges.append(
+                GraphEdge(
+                    id=f"edge-{a}-{b}",
+                    source=a,
+                    target=b,
+                    on_path=True,
+                    extra=True,
+                    d=svg_path(_direct_route(nodes[a], nodes[b])),
+                )
+            )
     edges.sort(key=lambda e: e.on_path)  # highlighted edges last, drawn over the others
     return ProcessGraph(width=drawing.width, height=drawing.height, nodes=list(nodes.values()), edges=edges)
 
@@ -297,11 +315,11 @@ def _initial_order(names: Sequence[str], layer_of: dict[str, int], down: Links) 
 def _pair_crossings(upper: list[str], lower: list[str], down: Links) -> int:
     pos = {n: i for i, n in enumerate(lower)}
     pairs = [(i, pos[t]) for i, n in enumerate(upper) for t, _ in down[n] if t in pos]
-    return sum(1 for k, (a1, b1) in enumerate(pairs) for a2, b2 in pairs[k + 1:] if (a1 - a2) * (b1 - b2) < 0)
+    return sum(1 for k, (a1, b1) in enumerate(pairs) for a2, b2 in pairs[k + 1 :] if (a1 - a2) * (b1 - b2) < 0)
 
 
 def _crossings(layers: list[list[str]], down: Links) -> int:
-    return sum(_pair_crossings(u, v, down) for u, v in zip(layers, layers[1:]))
+    return sum(_pair_crossings(u, v, down) for u, v in itertools.pairwise(layers))
 
 
 def _reduce_crossings(layers: list[list[str]], up: Links, down: Links) -> list[list[str]]:
@@ -379,7 +397,7 @@ def _coordinates(layers: list[list[str]], up: Links, down: Links) -> dict[str, f
                 # Unlinked nodes stay put, but weakly, so linked ones can push them aside.
                 desired.append(xs[node])
                 weights.append(0.05)
-        for node, x in zip(layer, _spaced_fit(layer, desired, weights)):
+        for node, x in zip(layer, _spaced_fit(layer, desired, weights), strict=False):
             xs[node] = x
 
     for _ in range(10):
@@ -401,17 +419,17 @@ def _gap(left: str, right: str) -> float:
 def _spaced_fit(layer: list[str], desired: list[float], weights: list[float]) -> list[float]:
     """Least-squares positions in the given order with minimum gaps (pool-adjacent-violators)."""
     offsets = [0.0]
-    for left, right in zip(layer, layer[1:]):
+    for left, right in itertools.pairwise(layer):
         offsets.append(offsets[-1] + _gap(left, right))
-    blocks: list[list[float]] = []     # [value, weight, count]
-    for d, w, off in zip(desired, weights, offsets):
+    blocks: list[list[float]] = []  # [value, weight, count]
+    for d, w, off in zip(desired, weights, offsets, strict=False):
         blocks.append([d - off, w, 1])
         while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
             v2, w2, c2 = blocks.pop()
             v1, w1, c1 = blocks.pop()
             blocks.append([(v1 * w1 + v2 * w2) / (w1 + w2), w1 + w2, c1 + c2])
     values = [v for v, _, count in blocks for _ in range(int(count))]
-    return [v + off for v, off in zip(values, offsets)]
+    return [v + off for v, off in zip(values, offsets, strict=False)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -440,8 +458,8 @@ def _bezier(p: Point, q: Point, t: float) -> Point:
     mid = (q[1] - p[1]) / 2
     c1, c2 = (p[0], p[1] + mid), (q[0], q[1] - mid)
     u = 1 - t
-    x = u ** 3 * p[0] + 3 * u * u * t * c1[0] + 3 * u * t * t * c2[0] + t ** 3 * q[0]
-    y = u ** 3 * p[1] + 3 * u * u * t * c1[1] + 3 * u * t * t * c2[1] + t ** 3 * q[1]
+    x = u**3 * p[0] + 3 * u * u * t * c1[0] + 3 * u * t * t * c2[0] + t**3 * q[0]
+    y = u**3 * p[1] + 3 * u * u * t * c1[1] + 3 * u * t * t * c2[1] + t**3 * q[1]
     return x, y
 
 
@@ -449,7 +467,7 @@ def _place_label(edge: GraphEdge, points: list[Point], boxes: list[Box], placed:
     """Put the label on its edge where it covers no node and no other label."""
     w, h = len(edge.label) * LABEL_CHAR_PX + 8, LABEL_FONT_PX + 5
     candidates = [_bezier(points[0], points[1], t) for t in (0.5, 0.4, 0.6, 0.3, 0.7, 0.22, 0.8)]
-    for k in range(1, len(points) - 1, 2):      # straight runs through waypoints, further down
+    for k in range(1, len(points) - 1, 2):  # straight runs through waypoints, further down
         (x, y1), (_, y2) = points[k], points[k + 1]
         candidates += [(x, y1 + (y2 - y1) / 2)]
     candidates += [_bezier(points[-2], points[-1], t) for t in (0.5, 0.35, 0.65)]

@@ -188,7 +188,7 @@ def step_detail(name: str, output: Any) -> str | None:
         return None
     try:
         return describe(output)
-    except Exception as exc:  # noqa: BLE001 - a result of another shape loses its line, not the report
+    except Exception as exc:
         logger.debug("no detail for step {} from {!r}: {}", name, output, exc)
         return None
 

@@ -22,19 +22,19 @@ import hashlib
 import json
 import re
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from loguru import logger
-
-from pages.errors import RecordNotFound
 
 from flows.engine.run_store import FlowRun, RunStore, StepRecord
 from flows.engine.settings import Settings
 from flows.process.definition import EDGES, Activity
 from flows.reporting import assets, graph_layout, labels
 from flows.reporting.graph_layout import ProcessGraph
+from pages.errors import RecordNotFound
 
 #: Bump when the page changes, so reports written by an older version count as stale.
 REPORT_VERSION = "1"
@@ -64,8 +64,10 @@ def report_path(settings: Settings, ticket_id: int) -> Path:
     try:
         run = store.latest_flow(ticket_id)
         if run is None:
-            raise RecordNotFound(f"no flow has run for ticket {ticket_id} (start one with: "
-                                 f"rpa flow start migration --ticket {ticket_id})")
+            raise RecordNotFound(
+                f"no flow has run for ticket {ticket_id} (start one with: "
+                f"rpa flow start migration --ticket {ticket_id})"
+            )
         path = report_file(settings, run.flow_id)
         steps = store.steps(run.flow_id)
         if _written_key(path) != _key(run, steps):
@@ -109,29 +111,32 @@ def write_quietly(settings: Settings, flow_id: str, store: RunStore | None = Non
         path = write_report(settings, flow_id, store=store)
         logger.info("run report of {} written to {}", flow_id, path)
         return path
-    except Exception:  # noqa: BLE001 - the report is a by-product: log it, never fail the flow for it
+    except Exception:
         logger.exception("could not write the run report of {}", flow_id)
         return None
 
 
 def write_index(settings: Settings, store: RunStore) -> Path:
     folder = reports_dir(settings)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for run in store.flows(limit=100_000):
         report = report_file(settings, run.flow_id)
-        rows.append({
-            "run": run,
-            "state": labels.state(run.state),
-            "outcome": labels.outcome(run.outcome),
-            "started": _when(run.started_at),
-            "duration": _duration(_elapsed(run)),
-            "href": report.name if report.exists() else None,
-        })
+        rows.append(
+            {
+                "run": run,
+                "state": labels.state(run.state),
+                "outcome": labels.outcome(run.outcome),
+                "started": _when(run.started_at),
+                "duration": _duration(_elapsed(run)),
+                "href": report.name if report.exists() else None,
+            }
+        )
     counts: dict[str, int] = defaultdict(int)
     for row in rows:
         counts[row["state"]["label"]] += 1
     page = _templates.get_template("index.html").render(
-        rows=rows, counts=dict(counts), generated=_when(_now()), folder=str(folder.resolve()))
+        rows=rows, counts=dict(counts), generated=_when(_now()), folder=str(folder.resolve())
+    )
     path = folder / "index.html"
     assets.write_atomically(path, page)
     return path
@@ -150,8 +155,11 @@ def process_graph(path: list[str], final_mark: str | None = None, final_label: s
 @functools.lru_cache(maxsize=1)
 def _process_layout() -> graph_layout.Layout:
     """The process's graph laid out once: every report draws the same one."""
-    return graph_layout.layout([a.name for a in Activity], [(a.name, b.name, label) for a, b, label in EDGES],
-                               titles={a.name: a.value for a in Activity})
+    return graph_layout.layout(
+        [a.name for a in Activity],
+        [(a.name, b.name, label) for a, b, label in EDGES],
+        titles={a.name: a.value for a in Activity},
+    )
 
 
 # =============================================================================================
@@ -191,19 +199,31 @@ def _render_report(settings: Settings, run: FlowRun, steps: list[StepRecord], pa
 
 def _step_rows(steps: list[StepRecord], engine_steps: dict[int, dict], captures: Path, base: Path) -> list[dict]:
     """The table's rows: recorded steps, the waits between them, runs of identical polls folded."""
-    items: list[tuple[int, dict]] = []
+    items: list[tuple[int, dict[str, Any]]] = []
     longest = max((s.seconds or 0 for s in steps), default=0) or 1
     by_seq = {s.seq: s for s in steps}
     for step in steps:
         info = engine_steps.get(step.seq, {})
         row = {
-            "kind": "step", "seq": step.seq, "name": step.name, "title": labels.step_title(step.name),
-            "detail": labels.step_detail(step.name, info.get("output")), "activity": step.activity or "",
-            "started": _when(step.started_at), "seconds": step.seconds,
-            "duration": _duration(step.seconds), "bar": min(100, 100 * (step.seconds or 0) / longest),
-            "attempts": step.attempts, "outcome": labels.step_outcome(step.outcome), "error": step.error,
-            "failed": step.outcome == "failed", "evidence": len(step.evidence), "count": 1,
-            "screenshot": None, "trace": None, "key": step.step_key,
+            "kind": "step",
+            "seq": step.seq,
+            "name": step.name,
+            "title": labels.step_title(step.name),
+            "detail": labels.step_detail(step.name, info.get("output")),
+            "activity": step.activity or "",
+            "started": _when(step.started_at),
+            "seconds": step.seconds,
+            "duration": _duration(step.seconds),
+            "bar": min(100, 100 * (step.seconds or 0) / longest),
+            "attempts": step.attempts,
+            "outcome": labels.step_outcome(step.outcome),
+            "error": step.error,
+            "failed": step.outcome == "failed",
+            "evidence": len(step.evidence),
+            "count": 1,
+            "screenshot": None,
+            "trace": None,
+            "key": step.step_key,
         }
         if row["failed"]:
             row["screenshot"], row["trace"] = assets.failure_captures(step.screenshot, step.trace, captures, base)
@@ -215,14 +235,14 @@ def _step_rows(steps: list[StepRecord], engine_steps: dict[int, dict], captures:
         before = max((s for s in by_seq if s < seq), default=None)
         if before is not None and labels.polled(by_seq[before].name):
             continue  # waiting between polls is the poll's own story: its folded row tells it
-        items.append((seq, _wait_row(seq, info, by_seq.get(before))))
+        items.append((seq, _wait_row(seq, info, by_seq.get(before) if before is not None else None)))
     items.sort(key=lambda item: item[0])
     rows = _fold_polls([row for _, row in items])
     for number, row in enumerate(rows, start=1):
         row["number"] = number
     # The activity cell spans the rows of one visit to an activity.
     # A failed step has a second row under it, with its screenshot and trace.
-    span_start = None
+    span_start: dict[str, Any] | None = None
     for row in rows:
         height = 2 if row["failed"] else 1
         if span_start is not None and row["activity"] == span_start["activity"]:
@@ -239,22 +259,42 @@ def _wait_row(seq: int, info: dict, before: StepRecord | None) -> dict:
     seconds = (ended - started) / 1000 if started and ended else None
     title, outcome = labels.wait(info.get("output"))
     return {
-        "kind": "wait", "seq": seq, "name": "DBOS.recv", "title": title, "detail": None,
+        "kind": "wait",
+        "seq": seq,
+        "name": "DBOS.recv",
+        "title": title,
+        "detail": None,
         "activity": before.activity if before and before.activity else "",
-        "started": _when(datetime.fromtimestamp(started / 1000, timezone.utc)) if started else "",
-        "seconds": seconds, "duration": _duration(seconds), "bar": 0, "attempts": None,
-        "outcome": outcome, "error": None, "failed": False, "evidence": 0, "count": 1,
-        "screenshot": None, "trace": None, "key": f"wait-{seq}",
+        "started": _when(datetime.fromtimestamp(started / 1000, UTC)) if started else "",
+        "seconds": seconds,
+        "duration": _duration(seconds),
+        "bar": 0,
+        "attempts": None,
+        "outcome": outcome,
+        "error": None,
+        "failed": False,
+        "evidence": 0,
+        "count": 1,
+        "screenshot": None,
+        "trace": None,
+        "key": f"wait-{seq}",
     }
 
 
-def _fold_polls(rows: list[dict]) -> list[dict]:
+def _fold_polls(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Identical quiet polls in a row (the analysts' inbox read every minute) become one row."""
     folded: list[dict] = []
     for row in rows:
         last = folded[-1] if folded else None
-        if (last and row["kind"] == "step" and last["kind"] == "step" and row["name"] == last["name"]
-                and labels.polled(row["name"]) and row["outcome"] == last["outcome"] and not row["failed"]):
+        if (
+            last
+            and row["kind"] == "step"
+            and last["kind"] == "step"
+            and row["name"] == last["name"]
+            and labels.polled(row["name"])
+            and row["outcome"] == last["outcome"]
+            and not row["failed"]
+        ):
             last["count"] += 1
             last["seconds"] = (last["seconds"] or 0) + (row["seconds"] or 0)
             last["duration"] = _duration(last["seconds"])
@@ -272,14 +312,23 @@ def _evidence_cards(steps: list[StepRecord], base: Path) -> list[dict]:
             file = Path(item.file)
             exists = file.is_file()
             kind = assets.kind(file)
-            cards.append({
-                "name": file.name, "href": assets.link(file, base) if exists and kind != "personal" else None,
-                "sha256": item.sha256, "verified": assets.sha256(file) == item.sha256 if exists else None,
-                "portal": item.portal, "description": item.description, "note_id": item.note_id,
-                "public": item.public, "step": labels.step_title(step.name), "seq": step.seq,
-                "kind": kind, "thumb": assets.thumbnail(file) if kind == "image" and exists else None,
-                "size": assets.size(file.stat().st_size) if exists else labels.MISSING_FILE,
-            })
+            cards.append(
+                {
+                    "name": file.name,
+                    "href": assets.link(file, base) if exists and kind != "personal" else None,
+                    "sha256": item.sha256,
+                    "verified": assets.sha256(file) == item.sha256 if exists else None,
+                    "portal": item.portal,
+                    "description": item.description,
+                    "note_id": item.note_id,
+                    "public": item.public,
+                    "step": labels.step_title(step.name),
+                    "seq": step.seq,
+                    "kind": kind,
+                    "thumb": assets.thumbnail(file) if kind == "image" and exists else None,
+                    "size": assets.size(file.stat().st_size) if exists else labels.MISSING_FILE,
+                }
+            )
     return cards
 
 
@@ -293,7 +342,7 @@ def _engine_steps(settings: Settings, flow_id: str) -> dict[int, dict]:
             return {int(s["function_id"]): dict(s) for s in client.list_workflow_steps(flow_id)}
         finally:
             client.destroy()
-    except Exception as exc:  # noqa: BLE001 - the store alone still makes a whole report
+    except Exception as exc:
         logger.debug("report of {} without DBOS step details: {}", flow_id, exc)
         return {}
 
@@ -308,8 +357,7 @@ def _key(run: FlowRun, steps: list[StepRecord]) -> str:
     that changes nothing the report shows about a finished run.
     """
     shown = run.model_dump(mode="json", exclude={"watch_after"} | ({"updated_at"} if _finished(run) else set()))
-    data = json.dumps([REPORT_VERSION, shown, [s.model_dump(mode="json") for s in steps]], sort_keys=True,
-                      default=str)
+    data = json.dumps([REPORT_VERSION, shown, [s.model_dump(mode="json") for s in steps]], sort_keys=True, default=str)
     return hashlib.sha256(data.encode()).hexdigest()[:32]
 
 
@@ -334,12 +382,12 @@ def _safe(name: str) -> str:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _aware(moment: datetime) -> datetime:
     # SQLite gives back naive datetimes; the store writes UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _finished(run: FlowRun) -> bool:

@@ -14,8 +14,17 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel
 
-from robots.ar import MigrationOutcome, MigrationRequest, MigrationResult, MigrationState, MigrationStateRequest
-from robots.ar import TokenIssued, TokenRequest
+from flows.engine.toolkit import Toolkit
+from flows.steps.evidence_notes import DEBT_TITLE, LINE_STATE_TITLE, NOTE_TITLES
+from robots.ar import (
+    MigrationOutcome,
+    MigrationRequest,
+    MigrationResult,
+    MigrationState,
+    MigrationStateRequest,
+    TokenIssued,
+    TokenRequest,
+)
 from robots.bccs import BillingChange, BillingChangeRequest, DebtRequest, HistoricalDebt
 from robots.contrato import (
     AnalysisRequest,
@@ -37,9 +46,6 @@ from robots.impuestos import NitRequest, TaxpayerLookup
 from robots.planificate import PreanalysisRequest, PreanalysisResult
 from robots.qvantel import ConfirmLineRequest, LineConfirmation, LineStatus, LineStatusRequest
 from robots.syshelp import Derivation, DerivationRequest
-
-from flows.engine.toolkit import Toolkit
-from flows.steps.evidence_notes import DEBT_TITLE, LINE_STATE_TITLE, NOTE_TITLES
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -65,8 +71,13 @@ class Done(Generic[R]):
 def preanalysis(toolkit: Toolkit, line: str) -> Done[PreanalysisResult]:
     """PROCESS.md 2.2-2.3: Planifícate on the line; its screenshot is evidence whatever the result."""
     result = toolkit.planificate.preanalysis(PreanalysisRequest(line=line))
-    return Done("preanalysis", result, f"{NOTE_TITLES[BackupKind.PREANALYSIS]} - línea {line}", result.summary(),
-                result.evidence)
+    return Done(
+        "preanalysis",
+        result,
+        f"{NOTE_TITLES[BackupKind.PREANALYSIS]} - línea {line}",
+        result.summary(),
+        result.evidence,
+    )
 
 
 def line_status(toolkit: Toolkit, line: str) -> Done[LineStatus]:
@@ -78,24 +89,34 @@ def line_status(toolkit: Toolkit, line: str) -> Done[LineStatus]:
 def confirm_line(toolkit: Toolkit, line: str, holder_ci: str, acmo: str) -> Done[LineConfirmation]:
     """PROCESS.md 5: confirm the line's registration in Qvantel with the holder's CI and register the ACMO."""
     result = toolkit.qvantel.confirm_line(ConfirmLineRequest(line=line, holder_ci=holder_ci, acmo=acmo))
-    return Done("confirm-line", result, f"{NOTE_TITLES[BackupKind.LINE_CONFIRMED]} - línea {line}",
-                result.summary(), result.evidence)
+    return Done(
+        "confirm-line",
+        result,
+        f"{NOTE_TITLES[BackupKind.LINE_CONFIRMED]} - línea {line}",
+        result.summary(),
+        result.evidence,
+    )
 
 
 # -- AR ------------------------------------------------------------------------------------------
 def issue_token(toolkit: Toolkit, line: str) -> Done[TokenIssued]:
     """PROCESS.md 7.2: AR sends the migration token by SMS (from 7371) to the line."""
     issued = toolkit.ar.issue_token(TokenRequest(line=line))
-    summary = (f"AR envió el token por SMS desde {issued.sender} a la línea {line}; "
-               f"vence a las {issued.expires_at:%H:%M:%S} ({issued.expires_in_seconds} s).")
+    summary = (
+        f"AR envió el token por SMS desde {issued.sender} a la línea {line}; "
+        f"vence a las {issued.expires_at:%H:%M:%S} ({issued.expires_in_seconds} s)."
+    )
     return Done("token", issued, "Token AR", summary)
 
 
 def migrate(toolkit: Toolkit, request: MigrationRequest) -> Done[MigrationResult]:
     """PROCESS.md 7.6: the migration in AR. Callers fence it: this function clicks "Migrar" every time."""
     result = toolkit.ar.migrate(request)
-    title = (NOTE_TITLES[BackupKind.AR_ERROR] if result.outcome == MigrationOutcome.REFUSED
-             else "Deuda histórica informada por AR")
+    title = (
+        NOTE_TITLES[BackupKind.AR_ERROR]
+        if result.outcome == MigrationOutcome.REFUSED
+        else "Deuda histórica informada por AR"
+    )
     summary = f"AR: {result.outcome.value} · plan {result.plan} · {result.message}"
     return Done("migrate", result, f"{title} - línea {request.line}", summary, result.evidence)
 
@@ -136,16 +157,23 @@ def derive_to_government(toolkit: Toolkit, request: DerivationRequest) -> Done[D
 def upload_contract(toolkit: Toolkit, request: ContractRequest) -> Done[ContractSaved]:
     """PROCESS.md 8.3: the digital contract with its backups, saved."""
     saved = toolkit.contrato.upload_contract(request)
-    summary = (f"Contrato {saved.contract_number} guardado con {len(request.backups)} respaldos "
-               f"({', '.join(b.kind.label for b in request.backups)}).")
+    summary = (
+        f"Contrato {saved.contract_number} guardado con {len(request.backups)} respaldos "
+        f"({', '.join(b.kind.label for b in request.backups)})."
+    )
     return Done("contract", saved, f"Contrato digital {saved.contract_number}", summary, saved.evidence)
 
 
 def print_contract(toolkit: Toolkit, contract_number: str) -> Done[ContractPdf]:
     """PROCESS.md 8.3 / 9.4 a1: the contract printed as PDF, which is evidence of its own."""
     pdf = toolkit.contrato.print_contract(PrintRequest(contract_number=contract_number))
-    return Done("print-contract", pdf, f"Contrato digital {contract_number} (PDF)",
-                f"Contrato impreso, SHA-256 {pdf.sha256}.", pdf.evidence)
+    return Done(
+        "print-contract",
+        pdf,
+        f"Contrato digital {contract_number} (PDF)",
+        f"Contrato impreso, SHA-256 {pdf.sha256}.",
+        pdf.evidence,
+    )
 
 
 def send_to_analysis(toolkit: Toolkit, request: AnalysisRequest) -> Done[AnalysisSubmitted]:
@@ -158,9 +186,11 @@ def send_to_analysis(toolkit: Toolkit, request: AnalysisRequest) -> Done[Analysi
 def task_answer(toolkit: Toolkit, task_number: str) -> Done[TaskAnswer]:
     """PROCESS.md 9.4: the activations analysts' answer to a task, as their inbox shows it."""
     answer = toolkit.contrato.task_answer(TaskQuery(task_number=task_number))
-    summary = f"Tarea {answer.task_number}: {answer.status.value}" + (
-        f" · falta {answer.missing_backup}" if answer.missing_backup else "") + (
-        f" · motivo: {answer.reason}" if answer.reason else "")
+    summary = (
+        f"Tarea {answer.task_number}: {answer.status.value}"
+        + (f" · falta {answer.missing_backup}" if answer.missing_backup else "")
+        + (f" · motivo: {answer.reason}" if answer.reason else "")
+    )
     return Done("task", answer, "Tarea de activaciones", summary)
 
 
@@ -174,5 +204,6 @@ def answer_task(toolkit: Toolkit, task_number: str, backup: Backup) -> Done[Task
 def dismiss_task(toolkit: Toolkit, task_number: str, reason: str) -> Done[TaskDismissed]:
     """PROCESS.md 9.4 c1: complete the task as "desestimado" with the reason."""
     result = toolkit.contrato.dismiss_task(DismissRequest(task_number=task_number, reason=reason))
-    return Done("dismiss-task", result, "Tarea desestimada", f"Tarea {task_number} desestimada: {reason}",
-                result.evidence)
+    return Done(
+        "dismiss-task", result, "Tarea desestimada", f"Tarea {task_number} desestimada: {reason}", result.evidence
+    )

@@ -13,11 +13,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from flows.engine.toolkit import Toolkit
 from robots.contrato import Backup, BackupKind
 from robots.evidence import Evidence, note_key
 from robots.zendesk import NoteResult
-
-from flows.engine.toolkit import Toolkit
 
 #: First words of the evidence notes of each backup, as the agent's steps and the flow write them.
 NOTE_TITLES = {
@@ -53,8 +52,10 @@ def evidence_note_body(title: str, summary: str, evidence: list[Evidence]) -> st
     """The text of an internal evidence note: what it proves, and each file's fingerprint."""
     lines = [f"{NOTE_PREFIX} {title}", summary, ""]
     for item in evidence:
-        lines.append(f"- {item.filename} · portal {item.portal} · paso {item.step} · "
-                     f"{item.taken_at:%Y-%m-%d %H:%M:%S} UTC · SHA-256 {item.sha256}")
+        lines.append(
+            f"- {item.filename} · portal {item.portal} · paso {item.step} · "
+            f"{item.taken_at:%Y-%m-%d %H:%M:%S} UTC · SHA-256 {item.sha256}"
+        )
     return "\n".join(lines)
 
 
@@ -63,12 +64,12 @@ def keep(toolkit: Toolkit, ticket_id: int, evidence: list[Evidence]) -> list[Pat
     return [toolkit.evidence.save(item, ticket_id).path for item in evidence]
 
 
-def post(toolkit: Toolkit, ticket_id: int, title: str, summary: str, evidence: list[Evidence],
-         *, key: str) -> tuple[NoteResult, list[Path]]:
+def post(
+    toolkit: Toolkit, ticket_id: int, title: str, summary: str, evidence: list[Evidence], *, key: str
+) -> tuple[NoteResult, list[Path]]:
     """Keep the evidence on disk and post it as one internal note carrying the marker ``key``."""
     files = keep(toolkit, ticket_id, evidence)
-    note = toolkit.zendesk.add_internal_note(ticket_id, evidence_note_body(title, summary, evidence), evidence,
-                                             key=key)
+    note = toolkit.zendesk.add_internal_note(ticket_id, evidence_note_body(title, summary, evidence), evidence, key=key)
     return note, files
 
 
@@ -92,6 +93,10 @@ def backups_from_ticket(toolkit: Toolkit, ticket_id: int) -> dict[BackupKind, Ba
             if kind is None and comment.public and comment.author_id == ticket.requester_id:
                 kind = BackupKind.of_customer_file(attachment.file_name)
             if kind is not None:
-                found[kind] = Backup(kind=kind, file_name=attachment.file_name, content_type=attachment.content_type,
-                                     content=toolkit.zendesk.download(attachment.content_url))
+                found[kind] = Backup(
+                    kind=kind,
+                    file_name=attachment.file_name,
+                    content_type=attachment.content_type,
+                    content=toolkit.zendesk.download(attachment.content_url),
+                )
     return found

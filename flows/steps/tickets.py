@@ -12,16 +12,15 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from pages.errors import InvalidInput
-from robots.identity import normal_ci, normal_line, normal_nit, ticket_identifiers_problem
-from robots.contrato import Backup, BackupKind
-from robots.conversation import ConversationLine
-from robots.evidence import Evidence
-from robots.zendesk import CommentData, MacroResult, NoteResult, TicketData
-
 from flows.engine.toolkit import Toolkit
 from flows.steps.consoles import Done
 from flows.steps.evidence_notes import NOTE_TITLES
+from pages.errors import InvalidInput
+from robots.contrato import Backup, BackupKind
+from robots.conversation import ConversationLine
+from robots.evidence import Evidence
+from robots.identity import normal_ci, normal_line, normal_nit, ticket_identifiers_problem
+from robots.zendesk import CommentData, MacroResult, NoteResult, TicketData
 
 #: The folder (under the ticket's evidence folder) where the customer's own documents are kept.
 CUSTOMER_FOLDER = "cliente"
@@ -73,8 +72,9 @@ def ticket_with_line(toolkit: Toolkit, ticket_id: int) -> tuple[TicketData, str]
 
 
 # -- macros and replies ----------------------------------------------------------------------------
-def apply_macro(toolkit: Toolkit, ticket_id: int, title: str, attachments: list[str] | None = None,
-                extra_text: str | None = None) -> MacroResult:
+def apply_macro(
+    toolkit: Toolkit, ticket_id: int, title: str, attachments: list[str] | None = None, extra_text: str | None = None
+) -> MacroResult:
     """Apply a macro by its exact title and save it: its reply, status and Estado de Pedido."""
     files = [file_evidence(Path(p)) for p in attachments or []]
     return toolkit.zendesk.apply_macro(ticket_id, title, attachments=files, extra_text=extra_text)
@@ -89,8 +89,9 @@ def reply_since(toolkit: Toolkit, ticket_id: int, reply: str, since: datetime | 
         return None
     earliest = since.replace(microsecond=0) - timedelta(seconds=1)
     comments = toolkit.zendesk.comments(ticket_id)
-    return next((c for c in reversed(comments)
-                 if c.public and c.created_at >= earliest and c.body.startswith(reply)), None)
+    return next(
+        (c for c in reversed(comments) if c.public and c.created_at >= earliest and c.body.startswith(reply)), None
+    )
 
 
 def public_reply(toolkit: Toolkit, ticket_id: int, body: str) -> int | None:
@@ -106,9 +107,11 @@ class SavedDocument(BaseModel):
 
 def request_document_review(toolkit: Toolkit, ticket_id: int, documents: list[str], *, key: str) -> NoteResult:
     """Ask a person to look at the CI photos and selfie: an internal note they answer with #aprobar/#rechazar."""
-    body = ("Revisión de documentos requerida: verifique que el CI (anverso y reverso) y la selfie con la seña "
-            "correspondan al titular. Responda con una nota interna '#aprobar' o '#rechazar Motivo: ...'.\n"
-            + "\n".join(f"- {Path(d).name}" for d in documents))
+    body = (
+        "Revisión de documentos requerida: verifique que el CI (anverso y reverso) y la selfie con la seña "
+        "correspondan al titular. Responda con una nota interna '#aprobar' o '#rechazar Motivo: ...'.\n"
+        + "\n".join(f"- {Path(d).name}" for d in documents)
+    )
     return toolkit.zendesk.add_internal_note(ticket_id, body, (), key=key)
 
 
@@ -134,8 +137,9 @@ class TermsAcceptance(BaseModel):
     acceptance_comment_id: int
 
 
-def terms_acceptance(toolkit: Toolkit, ticket_id: int, macro_comment_id: int | None,
-                     acceptance_comment_id: int) -> Done[TermsAcceptance]:
+def terms_acceptance(
+    toolkit: Toolkit, ticket_id: int, macro_comment_id: int | None, acceptance_comment_id: int
+) -> Done[TermsAcceptance]:
     """PROCESS.md 6.4: a picture of the formal T&C macro and the customer's ACEPTO."""
     comments = {c.id: c for c in toolkit.zendesk.comments(ticket_id)}
     ticket = toolkit.zendesk.ticket(ticket_id)
@@ -144,13 +148,20 @@ def terms_acceptance(toolkit: Toolkit, ticket_id: int, macro_comment_id: int | N
         comment = comments.get(comment_id) if comment_id else None
         if comment is not None:
             lines.append(ConversationLine(author=who, body=comment.body, at=comment.created_at))
-    evidence = toolkit.conversation.capture(ticket_id=ticket_id, subject=ticket.subject, lines=lines,
-                                            step="terms_acceptance",
-                                            description=f"Aceptación de T&C del cliente, ticket {ticket_id}")
-    return Done("terms-acceptance", TermsAcceptance(macro_comment_id=macro_comment_id,
-                                                    acceptance_comment_id=acceptance_comment_id),
-                f"{NOTE_TITLES[BackupKind.TERMS_ACCEPTANCE]} (ACEPTO)",
-                "Macro formal de T&C enviada y respuesta ACEPTO del cliente.", [evidence])
+    evidence = toolkit.conversation.capture(
+        ticket_id=ticket_id,
+        subject=ticket.subject,
+        lines=lines,
+        step="terms_acceptance",
+        description=f"Aceptación de T&C del cliente, ticket {ticket_id}",
+    )
+    return Done(
+        "terms-acceptance",
+        TermsAcceptance(macro_comment_id=macro_comment_id, acceptance_comment_id=acceptance_comment_id),
+        f"{NOTE_TITLES[BackupKind.TERMS_ACCEPTANCE]} (ACEPTO)",
+        "Macro formal de T&C enviada y respuesta ACEPTO del cliente.",
+        [evidence],
+    )
 
 
 def plans_card(toolkit: Toolkit, ticket_id: int, plans: list[str]) -> str:
@@ -165,13 +176,20 @@ def _content_type(path: Path) -> str:
 
 def file_evidence(path: Path) -> Evidence:
     """A kept file (a plans card, a contract PDF) as evidence to attach to a macro."""
-    evidence = Evidence.capture(portal="rpa", step=path.stem, description=path.name, content=path.read_bytes(),
-                                content_type=_content_type(path), extension=path.suffix.lstrip("."))
+    evidence = Evidence.capture(
+        portal="rpa",
+        step=path.stem,
+        description=path.name,
+        content=path.read_bytes(),
+        content_type=_content_type(path),
+        extension=path.suffix.lstrip("."),
+    )
     return evidence.model_copy(update={"filename": path.name})
 
 
 def backup_from_file(kind: str, path: str) -> Backup:
     """A kept file as a contract backup of ``kind``."""
     file = Path(path)
-    return Backup(kind=BackupKind(kind), file_name=file.name, content=file.read_bytes(),
-                  content_type=_content_type(file))
+    return Backup(
+        kind=BackupKind(kind), file_name=file.name, content=file.read_bytes(), content_type=_content_type(file)
+    )
