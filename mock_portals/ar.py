@@ -7,7 +7,9 @@ form offers only the plans Scoring allows; on "Migrar" AR checks the token, runs
 changes the shared line (plan, plan type, date, counter); a line already postpaid is never migrated again.
 
 Tokens live in ``world.state.records["ar"]``: line -> {code, issued_at, expires_at, used, migration}.
-Only the newest token of a line exists, so issuing one voids the previous code.
+Only the newest token of a line exists, so issuing one voids the previous code. The state screen shows
+when that token was sent and when it expires (never its code), which is how a robot can tell afterwards
+whether a token SMS went out.
 """
 
 from __future__ import annotations
@@ -242,12 +244,15 @@ def create_app(world: World) -> FastAPI:
         line, error = find_line(number)
         context: dict[str, Any] = {"number": number, "error": error}
         if line is not None:
+            token = tokens().get(number) or {}
             context["state"] = {
                 "Línea": line.number,
                 "Tipo de plan": line.plan_type,
                 "Plan": line.plan,
                 "Migrada": "Sí" if line.migrations else "No",
                 "Fecha de migración": console_time(line.migrated_at),
+                "Último token enviado": console_time(token.get("issued_at")),
+                "Token vence": console_time(token.get("expires_at")),
             }
         return console.render(request, "ar/state.html", context)
 

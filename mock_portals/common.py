@@ -2,17 +2,18 @@
 
 Every console app is built with ``LegacyConsole``, which adds the login form, a cookie session per
 portal, the fault middleware (latency, HTTP 500 bursts, a maintenance page, late-rendered elements, an
-unexpected notice dialog) and a Jinja2 environment sharing one base layout. Console modules add only
-their own screens.
+unexpected notice dialog, a request held before or after the console commits it) and a Jinja2
+environment sharing one base layout. Console modules add only their own screens.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import secrets
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -21,7 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from mock_portals.world import FaultState, World
+from mock_portals.world import FaultState, HeldRequest, HoldSpec, World
 
 TEMPLATES = Path(__file__).parent / "templates"
 #: Key of ``world.state.records`` holding the request log while one is kept (``/_control/request_log``).
@@ -43,7 +44,8 @@ def fault_middleware(app: FastAPI, world: World, portal: str, *, json_errors: bo
     """Apply the portal's injected faults and the scenario's latency to every request.
 
     The scenario's latency is the slowness of the legacy consoles; the Zendesk API (``json_errors``), a
-    SaaS, gets latency only as an injected fault. While a request log is kept (``REQUEST_LOG``, switched
+    SaaS, gets latency only as an injected fault. A hold (``HoldSpec``) keeps one matching request so a
+    test can stop its client at a chosen moment of a write; ``world.held`` lists the requests held now. While a request log is kept (``REQUEST_LOG``, switched
     on through the control API; off by default) every request is appended to it, so a benchmark can
     replay the very requests a flow made.
     """
@@ -106,7 +108,48 @@ def fault_middleware(app: FastAPI, world: World, portal: str, *, json_errors: bo
                 media_type="application/json",
                 headers={"Retry-After": "1"},
             )
-        return await call_next(request)
+        # Matched last: a request another fault answered never reached the console, so it is not held.
+        path = request.scope["path"]
+        hold = next((h for h in fault.holds if h.matches(request.method, path)), None)
+        if hold is None:
+            return await call_next(request)
+        fault.holds.remove(hold)  # one request per hold: later matches pass
+        return await held_answer(request, call_next, hold, path)
+
+    async def held_answer(request: Request, call_next: Any, hold: HoldSpec, path: str) -> Response:
+        """Keep the request ``before`` the console sees it (then 503, nothing committed), or keep the
+        console's answer ``after`` it committed; either until the hold's time passes or it is released."""
+        response = await call_next(request) if hold.phase == "after" else None
+        # Listed only from here: once a test sees an "after" hold, the console has committed.
+        since = now()
+        held = HeldRequest(
+            portal=portal,
+            method=request.method,
+            path=path,
+            phase=hold.phase,
+            since=since,
+            until=since + timedelta(seconds=hold.seconds),
+        )
+        world.held.append(held)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(held.release.wait(), hold.seconds)
+        finally:
+            if held in world.held:
+                world.held.remove(held)
+        if response is not None:
+            return response
+        if json_errors:
+            return Response(
+                '{"error": "ServiceUnavailable", "description": "Service unavailable"}',
+                status_code=503,
+                media_type="application/json",
+                headers={"Retry-After": "1"},
+            )
+        return HTMLResponse(
+            _page("Servicio no disponible", "El sistema no pudo atender la solicitud. Intente más tarde."),
+            status_code=503,
+        )
 
 
 def _page(title: str, text: str) -> str:

@@ -12,7 +12,8 @@ the real portal: an observed (fixable) task is answered with a document, which r
 An approval is the analysts activating the plan: the shared line becomes postpaid on the contract's plan.
 
 Records live in ``world.state.records["contrato"]``: ``contracts`` and ``tasks`` in order, and
-``answers_used`` (line -> analyst answers consumed). Uploaded bytes are kept in ``world.blobs``.
+``answers_used`` (line -> analyst answers consumed). Uploaded bytes are kept in ``world.blobs``. Screens
+show times in Bolivian local time to the second, so the contract list tells when each contract was saved.
 """
 
 from __future__ import annotations
@@ -69,6 +70,13 @@ def _local(iso: str) -> str:
     return f"{datetime.fromisoformat(iso).astimezone(LA_PAZ):%d/%m/%Y %H:%M}"
 
 
+def console_time(iso: str) -> str:
+    """Times as the portal's screens show them: Bolivian local time, to the second, without a zone.
+
+    To the second, so a contract listed as saved can be told apart from one saved a moment before."""
+    return f"{datetime.fromisoformat(iso).astimezone(LA_PAZ):%d/%m/%Y %H:%M:%S}"
+
+
 def contract_pdf(contract: dict[str, Any]) -> bytes:
     """The printed contract: who, which line and plan, when, and the backups it was accepted with."""
 
@@ -120,6 +128,7 @@ def contract_pdf(contract: dict[str, Any]) -> bytes:
 
 def create_app(world: World) -> FastAPI:
     console = LegacyConsole(world, "contrato", "Contrato Digital - Pospago", home="/contratos")
+    console.templates.env.filters["console_time"] = console_time
     app = console.app
 
     def records() -> dict[str, Any]:

@@ -1,6 +1,8 @@
 """The control API: load a scenario, read the whole world, inject faults into a portal, speak as a customer.
 
-Tests and regression runs drive the mocks through it; no console screen links here.
+Tests and regression runs drive the mocks through it; no console screen links here. A hold fault
+(``mock_portals.world.HoldSpec``) keeps one request of a portal before or after it commits, and
+``GET /_control/holds`` shows the requests held now, so a test can stop a worker at that moment of a write.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from mock_portals.common import REQUEST_LOG, now
 from mock_portals.customer import customer_says
-from mock_portals.world import PORTALS, FaultState, Scenario, World
+from mock_portals.world import PORTALS, FaultState, HoldSpec, Scenario, World
 
 
 class FaultRequest(BaseModel):
@@ -27,6 +29,7 @@ class FaultRequest(BaseModel):
     late_render_ms: int | None = Field(None, ge=0)
     modal: bool | None = None
     rate_limit_next: int | None = Field(None, ge=0)
+    hold: HoldSpec | None = Field(None, description="arm one more hold: the next matching request is held")
 
 
 class CustomerMessage(BaseModel):
@@ -88,13 +91,21 @@ def create_app(world: World) -> FastAPI:
             fault.maintenance_until = now() + timedelta(seconds=request.maintenance_seconds)
         if request.expire_sessions:
             world.sessions[request.portal].clear()
+        if request.hold is not None:
+            fault.holds.append(request.hold)
         return {"portal": request.portal, "faults": fault.model_dump(mode="json")}
 
     @app.delete("/_control/faults")
     async def clear_faults() -> dict[str, str]:
         for portal in PORTALS:
             world.state.faults[portal] = FaultState()
+        world.release_holds()
         return {"faults": "cleared"}
+
+    @app.get("/_control/holds")
+    async def holds() -> dict[str, Any]:
+        """The requests held now, oldest first: portal, method, path, phase, since and until (ISO times)."""
+        return {"holds": [held.describe() for held in world.held]}
 
     @app.post("/_control/request_log")
     async def start_request_log() -> dict[str, bool]:

@@ -21,9 +21,11 @@ nothing), and how the supervisor answers a request to review the documents. The 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 import unicodedata
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -322,6 +324,42 @@ class Sms(Model):
     sent_at: datetime = Field(default_factory=utc_now)
 
 
+HoldPhase = Literal["before", "after"]
+#: What one path segment may hold in a hold's pattern: ``*`` or a ``{name}`` placeholder.
+_SEGMENT_WILDCARD = re.compile(r"\*|\{[^/{}]*\}")
+
+
+class HoldSpec(Model):
+    """Hold the next request matching ``method`` and ``path``, so a test can stop a client mid-write.
+
+    ``path`` is matched against the whole request path (never its query string); ``*`` or a
+    ``{name}`` placeholder stands for exactly one path segment: ``/contratos``, ``/tareas/*/responder``,
+    ``/api/v2/tickets/{id}``. Zendesk's optional ``.json`` suffix is removed before matching.
+
+    - ``before``: the request is held before the portal sees it; when the hold ends it is answered 503
+      and nothing was committed, as if the console lost it.
+    - ``after``: the portal handles the request (and commits it); its answer is held, then sent.
+
+    A hold ends after ``seconds``, when the faults are cleared, or when the world is reset.
+    """
+
+    method: str = Field(min_length=1, description="HTTP method, any case")
+    path: str = Field(pattern=r"^/", description="the request path; '*' or '{name}' is one segment")
+    phase: HoldPhase
+    seconds: float = Field(30, gt=0, le=3600, description="how long the request is held at most")
+
+    @field_validator("method")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.strip().upper()
+
+    def matches(self, method: str, path: str) -> bool:
+        if method.upper() != self.method:
+            return False
+        literal = (re.escape(part) for part in _SEGMENT_WILDCARD.split(self.path))
+        return re.fullmatch("[^/]+".join(literal), path) is not None
+
+
 class FaultState(Model):
     """Faults injected into one portal through the control API."""
 
@@ -331,6 +369,32 @@ class FaultState(Model):
     late_render_ms: int = Field(0, description="render the key element of each screen late, by script")
     modal: bool = Field(False, description="show an unexpected 'Aviso del sistema' dialog on each screen")
     rate_limit_next: int = Field(0, description="Zendesk only: answer 429 to this many next requests")
+    holds: list[HoldSpec] = Field(
+        default_factory=list, description="armed holds: each holds the first request it matches, then is spent"
+    )
+
+
+@dataclass
+class HeldRequest:
+    """A request a hold is keeping now; ``release`` ends the hold before its time."""
+
+    portal: str
+    method: str
+    path: str
+    phase: HoldPhase
+    since: datetime
+    until: datetime
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def describe(self) -> dict[str, str]:
+        return {
+            "portal": self.portal,
+            "method": self.method,
+            "path": self.path,
+            "phase": self.phase,
+            "since": self.since.isoformat(),
+            "until": self.until.isoformat(),
+        }
 
 
 class WorldState(Model):
@@ -365,12 +429,17 @@ class World:
     """The mutable world every portal shares, plus the bytes the JSON state does not hold."""
 
     def __init__(self, scenario: Scenario | None = None) -> None:
+        #: Requests held by a hold fault right now (runtime only: not part of the JSON state).
+        self.held: list[HeldRequest] = []
         self.reset(scenario or Scenario())
 
     def reset(self, scenario: Scenario) -> None:
         self.scenario = scenario
         self._ids = itertools.count(1000)
         self.blobs: dict[int, bytes] = {}
+        # A request held for the old world is let go: its client gets its answer (or its 503) now.
+        self.release_holds()
+        self.held = []
         # session id -> last time seen, per portal
         self.sessions: dict[str, dict[str, datetime]] = {p: {} for p in PORTALS}
         state = WorldState(scenario_name=scenario.name)
@@ -390,6 +459,11 @@ class World:
 
     def next_id(self) -> int:
         return next(self._ids)
+
+    def release_holds(self) -> None:
+        """End every hold now; the held requests are answered as their phase says."""
+        for held in self.held:
+            held.release.set()
 
     def _seed_ticket(self, spec: TicketSpec) -> None:
         requester = User(id=self.next_id(), name=spec.requester_name, phone=spec.requester_phone)

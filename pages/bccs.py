@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from playwright.async_api import Locator, Page
 
 from pages.base import ConsolePage
@@ -59,6 +61,10 @@ class BCCSPage(ConsolePage):
         )
         await self._guarded("typing the document number", lambda: self.document_number_input.fill(document_number))
         await self.submit(self.save_billing_button, "saving the billing data")
+
+    async def open_billing(self, line: str) -> None:
+        """Show the line's billing data as BCCS holds it now (the screen a saved change lands on)."""
+        await self.open(f"/facturacion/confirmacion?{urlencode({'linea': line})}", "opening the billing data")
 
     async def read_billing(self) -> dict[str, str] | None:
         """The saved billing data as label -> value, or None when the console answered with an alert."""

@@ -118,11 +118,15 @@ class MigrationStateRequest(LineRequest):
 
 
 class MigrationState(BaseModel):
+    """The line as AR's state screen shows it, with its newest token: the read-back of both AR writes."""
+
     line: str
     migrated: bool
     plan_type: str
     plan: str
     migrated_at: datetime | None = None
+    token_issued_at: datetime | None = Field(None, description="when AR sent the line's newest token SMS")
+    token_expires_at: datetime | None = Field(None, description="when that token stops being accepted")
 
 
 # Alerts AR shows before it runs its pre-analysis, by a phrase of their text.
@@ -242,7 +246,8 @@ class ARRobot(ConsoleRobot[ARPage]):
         return self._run(work)
 
     def migration_state(self, request: MigrationStateRequest) -> MigrationState:
-        """Whether AR already migrated the line, read from its 'Estado de migración' screen."""
+        """Whether AR already migrated the line, and when it last sent it a token, read from its 'Estado de
+        migración' screen (so a step run again can tell whether a token SMS went out after a given time)."""
 
         async def work(console: ARPage) -> tuple[dict[str, str], str]:
             await console.open_migration_state(request.line)
@@ -263,6 +268,8 @@ class ARRobot(ConsoleRobot[ARPage]):
                 plan_type=fields["Tipo de plan"],
                 plan=fields["Plan"],
                 migrated_at=_console_date(fields.get("Fecha de migración")),
+                token_issued_at=_console_date(fields.get("Último token enviado")),
+                token_expires_at=_console_date(fields.get("Token vence")),
             )
         except (KeyError, ValueError) as exc:
             raise UnexpectedScreen(f"AR's migration state is unreadable: {exc}", portal=self.portal) from exc

@@ -10,7 +10,7 @@ from pydantic import BaseModel, field_validator
 from pages.base import ConsolePage
 from pages.errors import InvalidInput
 from robots.identity import normal_line
-from robots.retry import RetryPolicy
+from robots.retry import RetryPolicy, check_before_attempt
 from robots.sessions import PortalSession
 
 T = TypeVar("T")
@@ -56,6 +56,7 @@ class ConsoleRobot(Generic[C]):
         def attempt() -> T:
             nonlocal attempts
             attempts += 1
+            check_before_attempt()
             return self.session.host.run(self.session.use(work, record=attempts > 1))
 
         return self.policy.call(attempt)

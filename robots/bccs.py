@@ -7,6 +7,8 @@
 
 An unknown customer is ``RecordNotFound`` (AR just said this person has debt, so BCCS not knowing them is
 a data problem for a person to look at); an unknown line in the billing change is an outcome, as data.
+``billing_of`` reads a line's billing data without changing it: after a crash, it tells whether a change
+was made.
 """
 
 from __future__ import annotations
@@ -149,6 +151,15 @@ class BillingChange(BaseModel):
         )
 
 
+class BillingData(BaseModel):
+    """A line's billing data as BCCS shows it now; ``None`` where BCCS shows nothing ("-")."""
+
+    line: str
+    name: str | None = None
+    document_type: DocumentType | None = Field(None, description="shown only once BCCS recorded a change")
+    document_number: str | None = None
+
+
 class BCCSRobot(ConsoleRobot[BCCSPage]):
     """Reads historical debt and changes billing data in BCCS."""
 
@@ -229,3 +240,35 @@ class BCCSRobot(ConsoleRobot[BCCSPage]):
             Evidence.capture(portal=self.portal, step="billing-change", content=shot, description=description)
         )
         return result
+
+    def billing_of(self, request: LineRequest) -> BillingData:
+        """The line's billing data as BCCS shows it now; nothing is changed.
+
+        Raises ``RecordNotFound`` when BCCS has no such line.
+        """
+
+        async def work(console: BCCSPage) -> tuple[dict[str, str] | None, str]:
+            await console.open_billing(request.line)
+            shown = await console.read_billing()
+            return shown, "" if shown else await console.alert_text()
+
+        shown, alert = self._run(work)
+        if shown is None:
+            if "no está registrada" in alert:
+                raise RecordNotFound(f"BCCS has no line {request.line}", portal=self.portal)
+            raise RuleRefused(alert or "BCCS showed no billing data and no alert", portal=self.portal)
+        if shown.get("Línea") != request.line:
+            raise UnexpectedScreen(
+                f"BCCS showed the billing data of line {shown.get('Línea')!r}, not {request.line}", portal=self.portal
+            )
+        document_type = _dash_none(shown.get("Tipo de documento"))
+        return BillingData(
+            line=request.line,
+            name=_dash_none(shown.get("Nombre o razón social")),
+            document_type=DocumentType(document_type) if document_type in DocumentType.__members__ else None,
+            document_number=_dash_none(shown.get("Número de documento")),
+        )
+
+
+def _dash_none(value: str | None) -> str | None:
+    return None if value in (None, "", "-") else value

@@ -12,8 +12,10 @@ is data (``TaskStatus``), for the flow to branch on.
 
 Steps are written to survive a retry after the console did the work but the answer was lost: a repeated
 upload finds the contract the first attempt saved, a repeated send finds the task, a repeated reply or
-dismissal sees the task already moved on. CI photos and selfies are personal data: their bytes never
-appear in a repr, a dump or a log line.
+dismissal sees the task already moved on. After a crash, when no attempt is left to compare with,
+``contracts_of_line`` (each contract with its saved time and task) and ``task_answer`` (the task's status
+and last update) are the read-backs that tell whether a write happened. CI photos and selfies are
+personal data: their bytes never appear in a repr, a dump or a log line.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from datetime import datetime, timedelta, timezone
 from enum import Enum
 
 from playwright.async_api import FilePayload
@@ -35,6 +38,9 @@ from robots.identity import normal_ci
 
 CONTRACT_NUMBER = re.compile(r"^CD-\d{6}$")
 TASK_NUMBER = re.compile(r"^TA-\d{6}$")
+#: Contrato Digital prints Bolivian local time (UTC-4 all year) without a zone, to the second.
+LA_PAZ = timezone(timedelta(hours=-4))
+CONSOLE_TIME = "%d/%m/%Y %H:%M:%S"
 
 
 def _plain(text: str) -> str:
@@ -248,12 +254,27 @@ class TaskAnswer(BaseModel):
     status: TaskStatus
     missing_backup: str | None = Field(None, description="fixable: the backup the analysts ask for")
     reason: str | None = Field(None, description="unfixable: why the analysts refused")
+    updated_at: datetime | None = Field(
+        None,
+        description="when the task last changed (the inbox's 'Actualizada'); None when the screen read lacks it",
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def missing_kind(self) -> BackupKind | None:
         """``missing_backup`` as one of our kinds, when the analysts named one."""
         return BackupKind.from_label(self.missing_backup)
+
+
+class ContractSummary(BaseModel):
+    """One contract as the "Contratos" list shows it: the read-back of an upload or a send to analysis."""
+
+    number: str
+    line: str
+    plan: str
+    state: ContractState
+    saved_at: datetime | None = Field(None, description="when it was saved, to the second; None if not shown")
+    task_number: str | None = Field(None, description="the analysts' task, once it was sent to analysis")
 
 
 class TaskDismissed(BaseModel):
@@ -377,8 +398,25 @@ class ContratoRobot(ConsoleRobot[ContratoPage]):
             ],
         )
 
+    def contracts_of_line(self, request: LineRequest) -> list[ContractSummary]:
+        """Every contract Contrato Digital lists for the line, newest first, read from one screen.
+
+        Nothing is written: after a crash this tells whether a contract was saved (``saved_at``) or sent
+        to the analysts (``task_number``) since a given time.
+        """
+
+        async def work(console: ContratoPage) -> list[dict[str, str]]:
+            return await console.list_contracts(request.line)
+
+        rows = self._run(work)
+        return [self._summary(row) for row in rows if row.get("Línea") == request.line and row.get("Número")]
+
     def task_answer(self, request: TaskQuery) -> TaskAnswer:
-        """What the analysts answered to a task, read from "Bandeja de tareas"."""
+        """What the analysts answered to a task, read from "Bandeja de tareas".
+
+        The analysts answer a reply at once, so a task read after ``answer_task`` shows their next answer,
+        never "pending"; ``updated_at`` tells a task answered since a given time from one still waiting.
+        """
 
         async def work(console: ContratoPage) -> list[dict[str, str]]:
             await console.open_tasks()
@@ -388,7 +426,9 @@ class ContratoRobot(ConsoleRobot[ContratoPage]):
         row = next((r for r in rows if r.get("Número") == request.task_number), None)
         if row is None:
             raise RecordNotFound(f"no task {request.task_number} in the task inbox", portal=self.portal)
-        return self._answer(request.task_number, row)
+        answer = self._answer(request.task_number, row)
+        answer.updated_at = self._console_time(row.get("Actualizada"), "task update time")
+        return answer
 
     def answer_task(self, request: TaskReply) -> TaskAnswer:
         """Answer a fixable task with the missing backup; the analysts' next answer comes back."""
@@ -483,6 +523,27 @@ class ContratoRobot(ConsoleRobot[ContratoPage]):
         if status is None:
             raise UnexpectedScreen(f"unknown task state {label!r}", portal=self.portal)
         return status
+
+    def _summary(self, row: dict[str, str]) -> ContractSummary:
+        """A row of the "Contratos" list (Número, Fecha, Línea, Titular, Plan, Estado, Tarea)."""
+        return ContractSummary(
+            number=row["Número"],
+            line=row["Línea"],
+            plan=row.get("Plan", ""),
+            state=self._contract_state(row),
+            saved_at=self._console_time(row.get("Fecha"), "contract date"),
+            task_number=_dash_none(row.get("Tarea")),
+        )
+
+    def _console_time(self, text: str | None, what: str) -> datetime | None:
+        """A time the console shows; None when it shows none, or only a day (too coarse to compare with)."""
+        value = _dash_none((text or "").strip())
+        if value is None or ":" not in value:
+            return None
+        try:
+            return datetime.strptime(value, CONSOLE_TIME).replace(tzinfo=LA_PAZ)
+        except ValueError as exc:
+            raise UnexpectedScreen(f"cannot read the {what} {value!r}", portal=self.portal) from exc
 
     def _backups(self, fields: dict[str, str]) -> list[BackupKind]:
         names = [name.strip() for name in fields.get("Respaldos adjuntos", "").split(",")]

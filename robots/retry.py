@@ -7,7 +7,8 @@ Policies are applied where robot steps are called, never on page methods.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TypeVar
@@ -103,3 +104,25 @@ def zendesk_call(timing: RetryTiming) -> RetryPolicy:
         stop=stop_after_attempt(timing.attempts + 1) | stop_after_delay(timing.max_seconds),
         wait=_wait_retry_after(wait_exponential_jitter(initial=timing.first_wait_seconds, max=timing.max_wait_seconds)),
     )
+
+
+#: Called before every attempt of a robot's console work, retries included: whoever runs the robot can
+#: stop an attempt it must no longer make (a worker that lost its flow while it was paused).
+_before_attempt: ContextVar[Callable[[], None] | None] = ContextVar("before_attempt", default=None)
+
+
+def check_before_attempt() -> None:
+    """Run the check set by ``checked_before_each_attempt``, if any (the Zendesk client calls it too)."""
+    check = _before_attempt.get()
+    if check is not None:
+        check()
+
+
+@contextmanager
+def checked_before_each_attempt(check: Callable[[], None]) -> Iterator[None]:
+    """Run ``check`` before each attempt of the robot work done inside this block (it raises to stop it)."""
+    token = _before_attempt.set(check)
+    try:
+        yield
+    finally:
+        _before_attempt.reset(token)

@@ -33,7 +33,7 @@ from pages.errors import (
     UnexpectedScreen,
 )
 from robots.evidence import Evidence, markers_in, note_marker
-from robots.retry import RetryPolicy
+from robots.retry import RetryPolicy, check_before_attempt
 
 PORTAL = "zendesk"
 PAGE_SIZE = 100
@@ -342,6 +342,8 @@ class ZendeskClient:
 
     def _request_once(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         where = f"{method} {_path(url)}"
+        if method != "GET":
+            check_before_attempt()
         logger.debug("zendesk {}", where)
         try:
             response = self._http.request(method, url, **kwargs)

@@ -3,6 +3,9 @@
 The mock servers start once per test session on free ports; ``world`` resets them to a scenario before
 each test that asks for it. pytest-playwright's own ``browser``/``context``/``page`` fixtures launch the
 same Debian Chromium the robots use.
+
+Under pytest-xdist (``make test`` runs ``-n 2``) every worker is a test session of its own: its own mock
+servers, its own Chromium, its own temporary folders; nothing here writes to a fixed path or port.
 """
 
 from __future__ import annotations
@@ -32,7 +35,18 @@ def browser_type_launch_args() -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def mocks() -> Iterator[MockServers]:
-    servers = MockServers(Scenario()).start_in_thread()
+    """The mock portals of this test process (each pytest-xdist worker has its own, on its own free ports)."""
+    for attempt in range(1, 4):
+        servers = MockServers(Scenario())
+        try:
+            servers.start_in_thread()
+            break
+        except TimeoutError:
+            # A port free when chosen was taken before the server bound it (another worker's servers,
+            # PostgreSQL, a browser's connection): start again on other free ports.
+            servers.stop_thread()
+            if attempt == 3:
+                raise
     yield servers
     servers.stop_thread()
 

@@ -68,6 +68,7 @@ flow_steps = Table(
     Column("ended_at", DateTime(timezone=True)),
     Column("seconds", Float),
     Column("attempts", Integer, nullable=False, default=1),
+    Column("runs", Integer, nullable=False, default=1),
     Column("outcome", String(200)),
     Column("error", Text),
     Column("screenshot", Text),
@@ -94,7 +95,10 @@ leases = Table(
 )
 
 #: Columns added to tables of an earlier release: added in place, so an existing run store keeps its history.
-_ADDED_COLUMNS = {"rpa_flow_runs": {"waiting_kind": "VARCHAR(30)", "waiting_ref": "VARCHAR(100)"}}
+_ADDED_COLUMNS = {
+    "rpa_flow_runs": {"waiting_kind": "VARCHAR(30)", "waiting_ref": "VARCHAR(100)"},
+    "rpa_flow_steps": {"runs": "INTEGER NOT NULL DEFAULT 1"},
+}
 
 
 class RunState(str, Enum):
@@ -131,6 +135,7 @@ class StepRecord(BaseModel):
     ended_at: datetime | None = None
     seconds: float | None = None
     attempts: int = 1
+    runs: int = 1
     outcome: str | None = None
     error: str | None = None
     screenshot: str | None = None
@@ -240,7 +245,8 @@ class RunStore:
 
     # -- steps --------------------------------------------------------------------------------
     def step_started(self, flow_id: str, step_key: str, seq: int, name: str, activity: str | None) -> None:
-        """Record a step's start; a step run again after a crash keeps its first start time."""
+        """Record a step's start. A step started again (after a crash, in this process or another) keeps its
+        first start time and counts one more run and one more attempt, so the report shows it ran again."""
         try:
             with self.engine.begin() as db:
                 db.execute(
@@ -251,12 +257,18 @@ class RunStore:
                         name=name,
                         activity=activity,
                         started_at=utc_now(),
-                        attempts=0,
+                        attempts=1,
+                        runs=1,
                         evidence=[],
                     )
                 )
         except IntegrityError:
-            pass
+            with self.engine.begin() as db:
+                db.execute(
+                    update(flow_steps)
+                    .where((flow_steps.c.flow_id == flow_id) & (flow_steps.c.step_key == step_key))
+                    .values(attempts=flow_steps.c.attempts + 1, runs=flow_steps.c.runs + 1)
+                )
 
     def step_ended(
         self,
@@ -286,7 +298,8 @@ class RunStore:
                 .values(
                     ended_at=now,
                     seconds=(now - started).total_seconds(),
-                    attempts=(row.attempts if row else 0) + attempts,
+                    # The start counted this run's first attempt; the robot's own retries come on top.
+                    attempts=(row.attempts if row else 0) + max(0, attempts - 1),
                     outcome=outcome,
                     error=error,
                     screenshot=screenshot,

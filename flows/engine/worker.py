@@ -34,9 +34,18 @@ class Deployment:
     inboxes: list[tuple[Inbox, float]] = field(default_factory=list)
 
 
-class WorkerStopping(BaseException):
-    """Raised in a step that would start while the worker stops. Not an ``Exception``: DBOS records neither
-    the step nor the flow as failed, so the flow stays pending and resumes at that step on the next start."""
+class ExecutionAbandoned(BaseException):
+    """This worker leaves a flow's execution where it is, without recording anything. Not an ``Exception``:
+    DBOS records neither the step nor the flow as failed, so the flow stays as it was for its owner."""
+
+
+class WorkerStopping(ExecutionAbandoned):
+    """Raised in a step that would start while the worker stops: the flow resumes at that step on the next start."""
+
+
+class FlowTakenOver(ExecutionAbandoned):
+    """Raised before a write by a worker that no longer owns the flow (it was paused, and the flow moved to
+    another worker meanwhile): the write is the new owner's to make, once."""
 
 
 class StepGate:

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from flows.engine.run_store import RunStore
 from flows.engine.toolkit import Toolkit
 from flows.steps import consoles, evidence_notes
 from flows.steps.consoles import Done
@@ -23,6 +24,24 @@ from robots.contrato import AnalysisRequest, ContractRequest
 from robots.evidence import note_key
 from robots.syshelp import DerivationRequest
 from robots.zendesk import NoteResult
+
+#: Steps that change a console: refused while the ticket's flow is live, since the flow makes them itself.
+WRITE_STEPS = frozenset(
+    {"confirm-line", "token", "migrate", "billing", "derive", "contract", "answer-task", "dismiss-task"}
+)
+
+
+def refuse_if_flow_is_live(store: RunStore, ticket_id: int, step: str) -> None:
+    """A person's write step on a ticket whose flow is running or waiting would race the flow's own write:
+    it is refused with what the flow is doing. Read steps (evidence, states) are always allowed."""
+    live = [run for run in store.flows(limit=10_000) if run.ticket_id == ticket_id and run.state.live]
+    if live:
+        run = live[0]
+        doing = f"waiting for {run.waiting_for}" if run.waiting_for else f"at '{run.activity or 'start'}'"
+        raise InvalidInput(
+            f"ticket {ticket_id} has a live flow ({run.flow_id}, {doing}): it makes the '{step}' write itself; "
+            f"answer it with `rpa flow send` or let it end before running this step by hand"
+        )
 
 
 class StepReport(BaseModel):

@@ -124,11 +124,18 @@ def exit_codes(doing: str) -> Iterator[None]:
         raise typer.Exit(EXIT_FAILED) from None
 
 
-def _run_step(name: str, as_json: bool, action: Callable[[Toolkit], agent_steps.StepReport]) -> None:
+def _run_step(name: str, as_json: bool, action: Callable[[Toolkit], agent_steps.StepReport], *, ticket: int) -> None:
     settings = load_settings()
     configure_logging(settings.log_level if not as_json else "WARNING", _run_log(settings, f"step-{name}"))
-    with exit_codes(f"step {name}"), Toolkit(settings) as toolkit:
-        report = action(toolkit)
+    with exit_codes(f"step {name}"):
+        if name in agent_steps.WRITE_STEPS:
+            store = RunStore(settings.store_url())
+            try:
+                agent_steps.refuse_if_flow_is_live(store, ticket, name)
+            finally:
+                store.dispose()
+        with Toolkit(settings) as toolkit:
+            report = action(toolkit)
     if as_json:
         print(report.model_dump_json())
         return
@@ -144,13 +151,13 @@ def _run_step(name: str, as_json: bool, action: Callable[[Toolkit], agent_steps.
 @step_app.command("preanalysis")
 def step_preanalysis(ticket: TicketOption, as_json: JsonOption = False) -> None:
     """Planifícate pre-analysis of the ticket's line; screenshot to an internal note."""
-    _run_step("preanalysis", as_json, lambda tk: agent_steps.preanalysis(tk, ticket))
+    _run_step("preanalysis", as_json, lambda tk: agent_steps.preanalysis(tk, ticket), ticket=ticket)
 
 
 @step_app.command("line-status")
 def step_line_status(ticket: TicketOption, as_json: JsonOption = False) -> None:
     """Qvantel: is the line confirmed, SIM recovered in the last 24 h; screenshot to an internal note."""
-    _run_step("line-status", as_json, lambda tk: agent_steps.line_status(tk, ticket))
+    _run_step("line-status", as_json, lambda tk: agent_steps.line_status(tk, ticket), ticket=ticket)
 
 
 @step_app.command("confirm-line")
@@ -160,13 +167,13 @@ def step_confirm_line(
     as_json: JsonOption = False,
 ) -> None:
     """Qvantel (Televentas Digital): confirm the line's registration and register the ACMO."""
-    _run_step("confirm-line", as_json, lambda tk: agent_steps.confirm_line(tk, ticket, acmo))
+    _run_step("confirm-line", as_json, lambda tk: agent_steps.confirm_line(tk, ticket, acmo), ticket=ticket)
 
 
 @step_app.command("token")
 def step_token(ticket: TicketOption, as_json: JsonOption = False) -> None:
     """AR: send the migration token by SMS (from 7371) to the ticket's line."""
-    _run_step("token", as_json, lambda tk: agent_steps.issue_token(tk, ticket))
+    _run_step("token", as_json, lambda tk: agent_steps.issue_token(tk, ticket), ticket=ticket)
 
 
 @step_app.command("migrate")
@@ -177,19 +184,19 @@ def step_migrate(
     as_json: JsonOption = False,
 ) -> None:
     """AR: migrate the ticket's line (never twice: an already migrated line is left alone)."""
-    _run_step("migrate", as_json, lambda tk: agent_steps.migrate(tk, ticket, token, plan))
+    _run_step("migrate", as_json, lambda tk: agent_steps.migrate(tk, ticket, token, plan), ticket=ticket)
 
 
 @step_app.command("migration-state")
 def step_migration_state(ticket: TicketOption, as_json: JsonOption = False) -> None:
     """AR: has the ticket's line been migrated?"""
-    _run_step("migration-state", as_json, lambda tk: agent_steps.migration_state(tk, ticket))
+    _run_step("migration-state", as_json, lambda tk: agent_steps.migration_state(tk, ticket), ticket=ticket)
 
 
 @step_app.command("debt")
 def step_debt(ticket: TicketOption, as_json: JsonOption = False) -> None:
     """BCCS: the holder's historical debt; screenshot to an internal note."""
-    _run_step("debt", as_json, lambda tk: agent_steps.historical_debt(tk, ticket))
+    _run_step("debt", as_json, lambda tk: agent_steps.historical_debt(tk, ticket), ticket=ticket)
 
 
 @step_app.command("billing")
@@ -200,7 +207,7 @@ def step_billing(
     as_json: JsonOption = False,
 ) -> None:
     """BCCS: bill the line to a third party; screenshot to an internal note."""
-    _run_step("billing", as_json, lambda tk: agent_steps.change_billing(tk, ticket, name, nit))
+    _run_step("billing", as_json, lambda tk: agent_steps.change_billing(tk, ticket, name, nit), ticket=ticket)
 
 
 @step_app.command("nit")
@@ -210,7 +217,7 @@ def step_nit(
     as_json: JsonOption = False,
 ) -> None:
     """Tax registry: is the billing NIT a government entity? Screenshot to an internal note."""
-    _run_step("nit", as_json, lambda tk: agent_steps.lookup_nit(tk, ticket, nit))
+    _run_step("nit", as_json, lambda tk: agent_steps.lookup_nit(tk, ticket, nit), ticket=ticket)
 
 
 @step_app.command("derive")
@@ -221,7 +228,9 @@ def step_derive(
     as_json: JsonOption = False,
 ) -> None:
     """Syshelp: derive to the government executives (Derivación B2B / Ejecutivos Gobierno)."""
-    _run_step("derive", as_json, lambda tk: agent_steps.derive_to_government(tk, ticket, email, description))
+    _run_step(
+        "derive", as_json, lambda tk: agent_steps.derive_to_government(tk, ticket, email, description), ticket=ticket
+    )
 
 
 @step_app.command("contract")
@@ -234,7 +243,7 @@ def step_contract(
     as_json: JsonOption = False,
 ) -> None:
     """Contrato digital: contract with the backups from the ticket's notes; PDF to a note, or to the analysts."""
-    _run_step("contract", as_json, lambda tk: agent_steps.contract(tk, ticket, plan, analysis=analysis))
+    _run_step("contract", as_json, lambda tk: agent_steps.contract(tk, ticket, plan, analysis=analysis), ticket=ticket)
 
 
 @step_app.command("task")
@@ -244,7 +253,7 @@ def step_task(
     as_json: JsonOption = False,
 ) -> None:
     """Contrato digital: the analysts' answer to a task."""
-    _run_step("task", as_json, lambda tk: agent_steps.task_status(tk, ticket, task))
+    _run_step("task", as_json, lambda tk: agent_steps.task_status(tk, ticket, task), ticket=ticket)
 
 
 @step_app.command("answer-task")
@@ -254,7 +263,7 @@ def step_answer_task(
     as_json: JsonOption = False,
 ) -> None:
     """Contrato digital: answer an observed task with the missing backup found in the ticket's notes."""
-    _run_step("answer-task", as_json, lambda tk: agent_steps.answer_task(tk, ticket, task))
+    _run_step("answer-task", as_json, lambda tk: agent_steps.answer_task(tk, ticket, task), ticket=ticket)
 
 
 @step_app.command("dismiss-task")
@@ -265,7 +274,7 @@ def step_dismiss_task(
     as_json: JsonOption = False,
 ) -> None:
     """Contrato digital: complete a task as "desestimado" with its reason."""
-    _run_step("dismiss-task", as_json, lambda tk: agent_steps.dismiss_task(tk, ticket, task, reason))
+    _run_step("dismiss-task", as_json, lambda tk: agent_steps.dismiss_task(tk, ticket, task, reason), ticket=ticket)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,17 +20,18 @@ import functools
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
-from dbos import DBOS, DBOSConfiguredInstance
+from dbos import DBOS, DBOSClient, DBOSConfiguredInstance
 from loguru import logger
 from pydantic import BaseModel
 
 from flows.engine.run_store import EvidenceRecord, RunState, RunStore
 from flows.engine.settings import Settings
 from flows.engine.toolkit import Toolkit
-from flows.engine.worker import StepGate
+from flows.engine.worker import FlowTakenOver, StepGate
 from flows.process.definition import Activity, Outcome, WaitKind
 from flows.reporting import page as report
 from flows.steps import consoles, evidence_notes, tickets
@@ -39,12 +40,21 @@ from flows.steps.evidence_notes import StepEvidence, write_key
 from flows.steps.tickets import SavedDocument, backup_from_file
 from pages.errors import ApplicationError, RPAError
 from robots.ar import MigrationInDoubt, MigrationOutcome, MigrationRequest, MigrationState, TokenIssued
-from robots.bccs import BillingChange, BillingChangeRequest, DocumentType, HistoricalDebt
-from robots.contrato import AnalysisRequest, AnalysisSubmitted, BackupKind, ContractRequest, TaskAnswer
+from robots.base import LineRequest
+from robots.bccs import BillingChange, BillingChangeOutcome, BillingChangeRequest, DocumentType, HistoricalDebt
+from robots.contrato import (
+    AnalysisRequest,
+    AnalysisSubmitted,
+    BackupKind,
+    ContractRequest,
+    ContractSummary,
+    TaskAnswer,
+    TaskStatus,
+)
 from robots.impuestos import TaxpayerLookup
 from robots.planificate import PreanalysisResult
 from robots.qvantel import LineConfirmation, LineStatus
-from robots.retry import retries_made
+from robots.retry import checked_before_each_attempt, retries_made
 from robots.syshelp import Derivation, DerivationRequest
 from robots.zendesk import MacroResult, TicketData
 
@@ -55,7 +65,11 @@ P = ParamSpec("P")
 R = TypeVar("R")
 M = TypeVar("M", bound=BaseModel)
 
+T = TypeVar("T")
+
 MIGRATION_FENCE = "ar-migration"
+#: AR's short code, as the token SMS shows it (PROCESS.md 7.2).
+TOKEN_SENDER = "7371"
 INSTANCE_NAME = "default"
 
 
@@ -148,16 +162,58 @@ def _outcome_of(result: Any) -> str:
 class MigrationActivities(DBOSConfiguredInstance):
     """The side effects of the migration flow, as durable steps over the robots of this worker."""
 
-    def __init__(self, settings: Settings, toolkit: Toolkit, store: RunStore, gate: StepGate | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        toolkit: Toolkit,
+        store: RunStore,
+        gate: StepGate | None = None,
+        client: DBOSClient | None = None,
+    ) -> None:
         self.settings = settings
         self.toolkit = toolkit
         self.store = store
         self.gate = gate or StepGate()
+        self.client = client  # reads who owns a flow, just before each write
         super().__init__(INSTANCE_NAME)
+
+    # -- exactly once ---------------------------------------------------------------------------
+    def _still_owner(self) -> None:
+        """Refuse to write for a flow this worker no longer owns (it was paused while another took it over)."""
+        if self.client is None:
+            return
+        flow_id, _ = _current_ids()
+        found = self.client.list_workflows(workflow_ids=[flow_id], load_input=False, load_output=False)
+        owner = found[0].executor_id if found else None
+        if owner is not None and owner != self.settings.executor_id:
+            logger.warning("flow {} is now run by {}: this worker does not write for it", flow_id, owner)
+            raise FlowTakenOver()
+
+    def _once(
+        self, ticket_id: int, write: str, make: Callable[[], T], read_back: Callable[[datetime | None], T | None]
+    ) -> T:
+        """Make a business write exactly once across crashes and workers.
+
+        The write's fence (ticket, write) is committed before it is made. Finding the fence means an earlier
+        run may have made it: ``read_back`` reads the real state in the console or Zendesk and, when the
+        write is there, its result is used instead of writing again. Ownership of the flow is checked just
+        before the write, so a worker that was only paused never writes for a flow that moved on.
+        """
+        flow_id, _ = _current_ids()
+        self._still_owner()
+        if not self.store.set_write_fence(ticket_id, write, flow_id=flow_id):
+            found = read_back(self.store.write_fence_time(ticket_id, write))
+            if found is not None:
+                logger.info("ticket {}: {} was already made; going on from what the console shows", ticket_id, write)
+                return found
+        # Every attempt of the write, the robot's retries included, checks ownership first.
+        with checked_before_each_attempt(self._still_owner):
+            return make()
 
     # -- evidence -------------------------------------------------------------------------------
     def _post(self, ticket_id: int, done: Done[Any], write: str) -> StepEvidence:
         """Post a step's evidence as an internal note keyed by the ticket and the business write."""
+        self._still_owner()
         note, files = evidence_notes.post(
             self.toolkit, ticket_id, done.title, done.summary, done.evidence, key=write_key(ticket_id, write)
         )
@@ -248,28 +304,37 @@ class MigrationActivities(DBOSConfiguredInstance):
     ) -> MacroResult:
         """Apply a macro once per visit: the visit's fence is committed before the macro is saved, so a step
         run again after a crash first looks for the macro's reply posted since then and does not send it twice."""
-        flow_id, _ = _current_ids()
         zendesk = self.toolkit.zendesk
-        if not self.store.set_write_fence(ticket_id, visit, flow_id=flow_id, detail=title):
-            already = tickets.reply_since(
-                self.toolkit, ticket_id, zendesk.macro_reply(title), self.store.write_fence_time(ticket_id, visit)
+
+        def saved_since(since: datetime | None) -> MacroResult | None:
+            already = tickets.reply_since(self.toolkit, ticket_id, zendesk.macro_reply(title), since)
+            if already is None:
+                return None
+            ticket = zendesk.ticket(ticket_id)
+            return MacroResult(
+                macro_id=0,
+                title=title,
+                status=ticket.status,
+                order_state=ticket.order_state,
+                comment_body=already.body,
+                comment_id=already.id,
             )
-            if already is not None:
-                ticket = zendesk.ticket(ticket_id)
-                return MacroResult(
-                    macro_id=0,
-                    title=title,
-                    status=ticket.status,
-                    order_state=ticket.order_state,
-                    comment_body=already.body,
-                    comment_id=already.id,
-                )
-        return tickets.apply_macro(self.toolkit, ticket_id, title, attachments, extra_text)
+
+        return self._once(
+            ticket_id,
+            visit,
+            lambda: tickets.apply_macro(self.toolkit, ticket_id, title, attachments, extra_text),
+            saved_since,
+        )
 
     @DBOS.step(name="public_reply")
     @recorded
-    def public_reply(self, ticket_id: int, body: str) -> int | None:
-        return tickets.public_reply(self.toolkit, ticket_id, body)
+    def public_reply(self, ticket_id: int, body: str, visit: str) -> int | None:
+        def posted_since(since: datetime | None) -> int | None:
+            already = tickets.reply_since(self.toolkit, ticket_id, body, since)
+            return already.id if already is not None else None
+
+        return self._once(ticket_id, visit, lambda: tickets.public_reply(self.toolkit, ticket_id, body), posted_since)
 
     @DBOS.step(name="request_document_review")
     @recorded
@@ -317,8 +382,13 @@ class MigrationActivities(DBOSConfiguredInstance):
     def confirm_line(
         self, ticket_id: int, line: str, holder_ci: str, acmo: str, visit: str
     ) -> Recorded[LineConfirmation]:
-        """PROCESS.md 5: confirm the registration in Qvantel, register the ACMO; screenshot as an internal note."""
-        done = consoles.confirm_line(self.toolkit, line, holder_ci, acmo)
+        """PROCESS.md 5: confirm the registration in Qvantel, register the ACMO; screenshot as an internal note.
+
+        The robot reads the line before confirming it: a line an earlier run confirmed reads as confirmed and
+        is left alone, which is this write's read-back."""
+        done = self._once(
+            ticket_id, visit, lambda: consoles.confirm_line(self.toolkit, line, holder_ci, acmo), lambda since: None
+        )
         posted = self._post(ticket_id, done, visit) if done.evidence else StepEvidence()
         return Recorded(done.record(), posted)
 
@@ -331,16 +401,32 @@ class MigrationActivities(DBOSConfiguredInstance):
 
     @DBOS.step(name="derive_to_government")
     @recorded
-    def derive_to_government(self, ticket_id: int, request: DerivationRequest) -> Recorded[Derivation]:
-        """PROCESS.md 1 b): Syshelp derivation (Derivación B2B / Ejecutivos Gobierno)."""
-        done = consoles.derive_to_government(self.toolkit, request)
+    def derive_to_government(self, ticket_id: int, request: DerivationRequest, visit: str) -> Recorded[Derivation]:
+        """PROCESS.md 1 b): Syshelp derivation (Derivación B2B / Ejecutivos Gobierno).
+
+        The robot looks for the same derivation in "Mis tickets" before registering one: that is this
+        write's read-back."""
+        done = self._once(
+            ticket_id, visit, lambda: consoles.derive_to_government(self.toolkit, request), lambda since: None
+        )
         return Recorded(done.record(), self._keep(ticket_id, done))
 
     @DBOS.step(name="issue_token")
     @recorded
-    def issue_token(self, ticket_id: int, line: str) -> TokenIssued:
-        """PROCESS.md 7.2: AR sends the token by SMS from 7371."""
-        return consoles.issue_token(self.toolkit, line).result
+    def issue_token(self, ticket_id: int, line: str, visit: str) -> TokenIssued:
+        """PROCESS.md 7.2: AR sends the token by SMS from 7371, once per visit: a token AR shows as sent
+        since the visit's fence is that visit's token, and no second SMS goes out."""
+
+        def sent_since(since: datetime | None) -> TokenIssued | None:
+            state = consoles.migration_state(self.toolkit, line).result
+            sent, expires = state.token_issued_at, state.token_expires_at
+            if since is None or sent is None or expires is None or sent < since.replace(microsecond=0):
+                return None
+            return TokenIssued(
+                line=line, sender=TOKEN_SENDER, issued_at=sent, expires_in_seconds=int((expires - sent).total_seconds())
+            )
+
+        return self._once(ticket_id, visit, lambda: consoles.issue_token(self.toolkit, line).result, sent_since)
 
     @DBOS.step(name="migrate_once")
     @recorded
@@ -352,6 +438,7 @@ class MigrationActivities(DBOSConfiguredInstance):
         A migration whose answer was lost (``MigrationInDoubt``) is reconciled the same way.
         """
         flow_id, _ = _current_ids()
+        self._still_owner()
         if not self.store.set_write_fence(
             ticket_id, MIGRATION_FENCE, flow_id=flow_id, detail=f"line {request.line[-3:]}"
         ):
@@ -398,23 +485,56 @@ class MigrationActivities(DBOSConfiguredInstance):
     @DBOS.step(name="change_billing")
     @recorded
     def change_billing(
-        self, ticket_id: int, line: str, name: str, document_type: DocumentType, document_number: str
+        self, ticket_id: int, line: str, name: str, document_type: DocumentType, document_number: str, visit: str
     ) -> Recorded[BillingChange]:
-        """PROCESS.md 8.1: billing to a third party, changed in BCCS."""
-        done = consoles.change_billing(
-            self.toolkit,
-            BillingChangeRequest(line=line, name=name, document_type=document_type, document_number=document_number),
+        """PROCESS.md 8.1: billing to a third party, changed in BCCS; a line BCCS already bills to that name
+        and document needs no second change."""
+        request = BillingChangeRequest(
+            line=line, name=name, document_type=document_type, document_number=document_number
         )
+
+        def changed_since(since: datetime | None) -> Done[BillingChange] | None:
+            billing = self.toolkit.bccs.billing_of(LineRequest(line=line))
+            if billing.name != name or billing.document_number != request.document_number:
+                return None
+            change = BillingChange(
+                line=line,
+                outcome=BillingChangeOutcome.CHANGED,
+                name=name,
+                document_type=document_type,
+                document_number=request.document_number,
+            )
+            return Done("billing", change, "Cambio de datos de facturación en BCCS", change.summary())
+
+        done = self._once(ticket_id, visit, lambda: consoles.change_billing(self.toolkit, request), changed_since)
         return Recorded(done.record(), self._keep(ticket_id, done))
 
     # -- Contrato digital -------------------------------------------------------------------------
     @DBOS.step(name="upload_contract")
     @recorded
-    def upload_contract(self, ticket_id: int, ticket: TicketData, plan: str, files: dict[str, str]) -> str:
-        """PROCESS.md 8.3: the digital contract with its backups, saved; returns its number."""
-        done = consoles.upload_contract(self.toolkit, _contract_request(ContractRequest, ticket, plan, files))
-        self._keep(ticket_id, done)
-        return done.result.contract_number
+    def upload_contract(self, ticket_id: int, ticket: TicketData, plan: str, files: dict[str, str], visit: str) -> str:
+        """PROCESS.md 8.3: the digital contract with its backups, saved; returns its number. A contract for
+        the line saved since the visit's fence is this visit's contract: no second one is saved."""
+
+        def upload() -> str:
+            done = consoles.upload_contract(self.toolkit, _contract_request(ContractRequest, ticket, plan, files))
+            self._keep(ticket_id, done)
+            return done.result.contract_number
+
+        def saved_since(since: datetime | None) -> str | None:
+            found = self._contract_since(ticket.line or "", plan, since)
+            return found.number if found is not None else None
+
+        return self._once(ticket_id, visit, upload, saved_since)
+
+    def _contract_since(self, line: str, plan: str, since: datetime | None) -> ContractSummary | None:
+        """The newest contract of ``line`` for ``plan`` that Contrato digital shows saved at or after ``since``."""
+        if since is None:
+            return None
+        earliest = since.replace(microsecond=0) - timedelta(seconds=1)
+        contracts = self.toolkit.contrato.contracts_of_line(LineRequest(line=line))
+        mine = [c for c in contracts if c.plan == plan and c.saved_at is not None and c.saved_at >= earliest]
+        return max(mine, key=lambda c: c.saved_at or earliest, default=None)
 
     @DBOS.step(name="print_contract")
     @recorded
@@ -425,26 +545,56 @@ class MigrationActivities(DBOSConfiguredInstance):
     @DBOS.step(name="send_to_analysis")
     @recorded
     def send_to_analysis(
-        self, ticket_id: int, ticket: TicketData, plan: str, files: dict[str, str]
+        self, ticket_id: int, ticket: TicketData, plan: str, files: dict[str, str], visit: str
     ) -> AnalysisSubmitted:
-        """PROCESS.md 9.2: the contract goes to the activations analysts with its backups and the AR error."""
-        done = consoles.send_to_analysis(self.toolkit, _contract_request(AnalysisRequest, ticket, plan, files))
-        self._keep(ticket_id, done)
-        return done.record()
+        """PROCESS.md 9.2: the contract goes to the activations analysts with its backups and the AR error.
+        A contract of the line sent since the visit's fence, with its task, is this visit's."""
+
+        def send() -> AnalysisSubmitted:
+            done = consoles.send_to_analysis(self.toolkit, _contract_request(AnalysisRequest, ticket, plan, files))
+            self._keep(ticket_id, done)
+            return done.record()
+
+        def sent_since(since: datetime | None) -> AnalysisSubmitted | None:
+            found = self._contract_since(ticket.line or "", plan, since)
+            if found is None or not found.task_number:
+                return None
+            return AnalysisSubmitted(contract_number=found.number, task_number=found.task_number)
+
+        return self._once(ticket_id, visit, send, sent_since)
 
     @DBOS.step(name="answer_task")
     @recorded
-    def answer_task(self, ticket_id: int, task_number: str, kind: BackupKind, path: str) -> TaskAnswer:
-        """PROCESS.md 9.4 b: answer the observed task with the missing backup; it goes back to the analysts."""
-        return consoles.answer_task(self.toolkit, task_number, backup_from_file(kind.value, path)).result
+    def answer_task(self, ticket_id: int, task_number: str, kind: BackupKind, path: str, visit: str) -> TaskAnswer:
+        """PROCESS.md 9.4 b: answer the observed task with the missing backup; it goes back to the analysts.
+        A task no longer waiting for a fix was answered already: it is not answered twice."""
+
+        def answered(since: datetime | None) -> TaskAnswer | None:
+            answer = consoles.task_answer(self.toolkit, task_number).result
+            return answer if answer.status != TaskStatus.FIXABLE else None
+
+        return self._once(
+            ticket_id,
+            visit,
+            lambda: consoles.answer_task(self.toolkit, task_number, backup_from_file(kind.value, path)).result,
+            answered,
+        )
 
     @DBOS.step(name="dismiss_task")
     @recorded
-    def dismiss_task(self, ticket_id: int, task_number: str, reason: str) -> str:
-        """PROCESS.md 9.4 c1: complete the task as "desestimado" with the reason."""
-        done = consoles.dismiss_task(self.toolkit, task_number, reason)
-        self._keep(ticket_id, done)
-        return done.result.task_number
+    def dismiss_task(self, ticket_id: int, task_number: str, reason: str, visit: str) -> str:
+        """PROCESS.md 9.4 c1: complete the task as "desestimado" with the reason, once."""
+
+        def dismiss() -> str:
+            done = consoles.dismiss_task(self.toolkit, task_number, reason)
+            self._keep(ticket_id, done)
+            return done.result.task_number
+
+        def dismissed(since: datetime | None) -> str | None:
+            answer = consoles.task_answer(self.toolkit, task_number).result
+            return task_number if answer.status == TaskStatus.DISMISSED else None
+
+        return self._once(ticket_id, visit, dismiss, dismissed)
 
 
 #: Backups each path of the contract carries (PROCESS.md 8.3 and 9.2).

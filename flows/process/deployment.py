@@ -21,7 +21,7 @@ def send(flow_id: str, message: dict, topic: Topic, key: str) -> None:
 
 def migration_deployment(parts: WorkerParts) -> Deployment:
     settings, toolkit, store = parts.settings, parts.toolkit, parts.store
-    activities = MigrationActivities(settings, toolkit, store, parts.gate)
+    activities = MigrationActivities(settings, toolkit, store, parts.gate, parts.client)
     workflow = MigrationWorkflow(activities, parts.client)
     tickets = TicketInbox(store, toolkit.zendesk, send)
     analysts = AnalystsInbox(

@@ -37,7 +37,7 @@ from pydantic import BaseModel, Field
 
 from flows.engine.durable import patched
 from flows.engine.settings import ProcessTimings
-from flows.process.activities import INSTANCE_NAME, MigrationActivities, contract_backups
+from flows.process.activities import INSTANCE_NAME, MigrationActivities, MigrationDone, contract_backups
 from flows.process.definition import GOVERNMENT_DERIVATION_REPLY, Activity, Macro, Outcome, WaitKind
 from flows.process.messages import AnalystsAnswer, CustomerMessage, ReviewDecision, Topic
 from flows.process.replies import chosen_plan, email_in, is_acceptance, is_refusal, is_yes, nit_in, token_in
@@ -197,8 +197,9 @@ class MigrationFlow:
                 description=f"Migración prepago a pospago de la línea {self.ticket.line} con facturación a {billing} "
                 f"(NIT {nit}).",
             ),
+            self.visit("syshelp:derivation"),
         )
-        self.act.public_reply(self.ticket_id, GOVERNMENT_DERIVATION_REPLY)
+        self.act.public_reply(self.ticket_id, GOVERNMENT_DERIVATION_REPLY, self.visit("reply:government"))
         self.farewell(Outcome.DERIVED_GOVERNMENT)
 
     # 2 ------------------------------------------------------------------------------------------
@@ -324,28 +325,20 @@ class MigrationFlow:
         """True when AR migrated the line (-> 8); False after an AR error (-> 9)."""
         self.enter(Activity.MIGRATION)
         self.macro(Macro.ENVIO_SMS_AR)
-        self.act.issue_token(self.ticket_id, self.line)
+        self.act.issue_token(self.ticket_id, self.line, self.visit("ar:token"))
         tokens = 1
         while True:
             answer = self.wait_customer("token del SMS", self.timings.token_reply_seconds)
             code = token_in(answer.body) if answer is not None else None
             if code is not None:
                 self.macro(Macro.GESTION)
-                done = self.act.migrate_once(
-                    self.ticket_id,
-                    MigrationRequest(
-                        line=self.line,
-                        token=code,
-                        plan=plan,
-                        city=self.ticket.city or "",
-                        billing_address=self.ticket.city or "",
-                    ),
-                    self.visit("evidence:ar-error"),
-                )
+                done = self.migrate(code, plan)
+                if done.reconciled and done.line_migrated is False:
+                    # A crash left the migration in doubt and AR shows none: the customer's code is still
+                    # the one she has, so it is tried again rather than asking her for another.
+                    done = self.migrate(code, plan)
                 if done.migrated:
                     return True
-                if done.reconciled and done.line_migrated is False:
-                    continue  # the fence was found but AR shows no migration: the token may be tried again
                 if done.outcome == MigrationOutcome.REFUSED:
                     self.backups[BackupKind.AR_ERROR.value] = done.evidence.first_file
                     return False
@@ -365,7 +358,13 @@ class MigrationFlow:
                 tokens = 0
             tokens += 1
             self.macro(Macro.SEGUNDO_TOKEN)
-            self.act.issue_token(self.ticket_id, self.line)
+            self.act.issue_token(self.ticket_id, self.line, self.visit("ar:token"))
+
+    def migrate(self, code: str, plan: str) -> MigrationDone:
+        request = MigrationRequest(
+            line=self.line, token=code, plan=plan, city=self.ticket.city or "", billing_address=self.ticket.city or ""
+        )
+        return self.act.migrate_once(self.ticket_id, request, self.visit("evidence:ar-error"))
 
     def historical_debt(self) -> None:
         self.enter(Activity.HISTORICAL_DEBT)
@@ -382,6 +381,7 @@ class MigrationFlow:
             self.ticket,
             plan,
             contract_backups(self.backups, analysed=False, preanalysis_counts=self.preanalysis_counts),
+            self.visit("contrato:contract"),
         )
         return self.act.print_contract(self.ticket_id, number, self.visit("evidence:contract-pdf"))
 
@@ -394,14 +394,19 @@ class MigrationFlow:
         if billing and billing != self.ticket.holder_name:
             document = self.billing_nit or self.ticket.holder_ci or ""
             self.act.change_billing(
-                self.ticket_id, self.line, billing, DocumentType.NIT if self.billing_nit else DocumentType.CI, document
+                self.ticket_id,
+                self.line,
+                billing,
+                DocumentType.NIT if self.billing_nit else DocumentType.CI,
+                document,
+                self.visit("bccs:billing"),
             )
 
     # 9 ------------------------------------------------------------------------------------------
     def contract_with_preanalysis(self, plan: str) -> str:
         self.enter(Activity.CONTRACT_ANALYSIS)
         backups = contract_backups(self.backups, analysed=True, preanalysis_counts=self.preanalysis_counts)
-        task = self.act.send_to_analysis(self.ticket_id, self.ticket, plan, backups)
+        task = self.act.send_to_analysis(self.ticket_id, self.ticket, plan, backups, self.visit("contrato:analysis"))
         self.macro(Macro.ANALISIS_DE_RIESGO)
         while True:
             answer = self.wait_analysts(task.task_number)
@@ -413,7 +418,7 @@ class MigrationFlow:
                 )
             if answer.status == TaskStatus.UNFIXABLE:
                 reason = answer.reason or "Observación no subsanable"
-                self.act.dismiss_task(self.ticket_id, task.task_number, reason)
+                self.act.dismiss_task(self.ticket_id, task.task_number, reason, self.visit("contrato:task-dismiss"))
                 self.enter(Activity.UNFEASIBLE)
                 # 9.4 c2: the macro tells the customer the reason of the rejection.
                 self.macro(Macro.SOLICITUD_INFACTIBLE, extra_text=f"Motivo: {reason}")
@@ -431,7 +436,9 @@ class MigrationFlow:
                 missing = missing or BackupKind(saved[0].kind)
                 self.backups[missing.value] = document
             assert missing is not None, "a backup found in the notes was found by its kind"
-            self.act.answer_task(self.ticket_id, task.task_number, missing, document)
+            self.act.answer_task(
+                self.ticket_id, task.task_number, missing, document, self.visit("contrato:task-answer")
+            )
             self.macro(Macro.ANALISIS_DE_RIESGO)  # 9.3 again: back in review
 
     # 10, 11 -------------------------------------------------------------------------------------

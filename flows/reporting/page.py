@@ -210,6 +210,7 @@ def _step_rows(steps: list[StepRecord], engine_steps: dict[int, dict], captures:
             "name": step.name,
             "title": labels.step_title(step.name),
             "detail": labels.step_detail(step.name, info.get("output")),
+            "reruns": step.runs - 1,
             "activity": step.activity or "",
             "started": _when(step.started_at),
             "seconds": step.seconds,

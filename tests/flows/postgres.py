@@ -44,8 +44,20 @@ class PostgresServer:
         if self.as_postgres:
             shutil.chown(self.root, "postgres", "postgres")
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-w", "-o",
-                  f"-p {self.port} -h 127.0.0.1 -k {self.root} -c fsync=off", "start")
+        log = self.root / "server.log"
+        # The port was free when chosen, but another process of the run (a pytest-xdist worker's mocks or
+        # PostgreSQL) may bind it first: then the server starts again on another free port.
+        for attempt in range(1, 6):
+            seen = log.stat().st_size if log.exists() else 0
+            try:
+                self._run("pg_ctl", "-D", str(self.data), "-l", str(log), "-w", "-o",
+                          f"-p {self.port} -h 127.0.0.1 -k {self.root} -c fsync=off", "start")
+                return self
+            except subprocess.CalledProcessError:
+                said = log.read_bytes()[seen:].decode(errors="replace") if log.exists() else ""
+                if "already in use" not in said or attempt == 5:
+                    raise
+                self.port = free_port()
         return self
 
     def url(self, database: str) -> str:

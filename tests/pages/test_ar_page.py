@@ -6,10 +6,8 @@ import re
 
 import httpx
 import pytest
-from playwright.async_api import async_playwright
 
 from pages.ar import ARPage
-from pages.browser import BrowserOptions
 from pages.errors import PortalTimeout, SessionExpired
 
 SCENARIO = {"name": "ar-page", "lines": [
@@ -19,18 +17,17 @@ SCENARIO = {"name": "ar-page", "lines": [
 ]}
 
 
-async def _with_page(url: str, work):
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(**BrowserOptions().launch_kwargs())
-        try:
-            page = await browser.new_page()
-            page.set_default_timeout(3000)
-            console = ARPage(page, url)
-            await console.dismiss_notices_automatically()
-            await console.login("agente.rpa", "Clave.2026")
-            return await work(console)
-        finally:
-            await browser.close()
+async def _with_page(host, url: str, work, timeout_ms: float = 3000):
+    """Run page work on a fresh, logged-in AR page in a new context of the session's shared Chromium."""
+    context = await host.new_context()
+    context.set_default_timeout(timeout_ms)
+    try:
+        console = ARPage(await context.new_page(), url)
+        await console.dismiss_notices_automatically()
+        await console.login("agente.rpa", "Clave.2026")
+        return await work(console)
+    finally:
+        await context.close()
 
 
 @pytest.fixture
@@ -63,7 +60,7 @@ def test_token_then_migration_then_state(browser_host, ar_url, sms_code):
         await console.open_migration_state("71111111")
         return before, issued, plans, answer, await console.read_migration_state()
 
-    before, issued, plans, answer, after = browser_host.run(_with_page(ar_url, work))
+    before, issued, plans, answer, after = browser_host.run(_with_page(browser_host, ar_url, work))
     assert before["Migrada"] == "No" and before["Tipo de plan"] == "Prepago"
     assert issued["Remitente SMS"] == "7371" and issued["Vigencia (segundos)"] == "600"
     assert plans == ["Mega Plan 69", "Mega Plan 99"]
@@ -91,7 +88,7 @@ def test_alerts_are_read_not_judged(browser_host, ar_url, sms_code):
         await console.migrate()
         return token_fields, token_alert, postpaid, wrong, await console.read_outcome()
 
-    token_fields, token_alert, postpaid, wrong, error = browser_host.run(_with_page(ar_url, work))
+    token_fields, token_alert, postpaid, wrong, error = browser_host.run(_with_page(browser_host, ar_url, work))
     assert token_fields == {} and "no existe" in token_alert
     assert postpaid[0] is None and "ya tiene un plan Pospago" in postpaid[1]
     assert wrong.alert.startswith("Token incorrecto") and wrong.preanalysis == {} and wrong.result == {}
@@ -105,7 +102,7 @@ def test_modal_and_late_rendering_are_waited_for(browser_host, ar_url, faults):
         await console.generate_token("71111111")
         return await console.read_token_confirmation()
 
-    assert browser_host.run(_with_page(ar_url, work))["Línea"] == "71111111"
+    assert browser_host.run(_with_page(browser_host, ar_url, work))["Línea"] == "71111111"
 
 
 def test_expired_session_is_reported(browser_host, ar_url, faults):
@@ -114,13 +111,15 @@ def test_expired_session_is_reported(browser_host, ar_url, faults):
         await console.open_migration("71111111")
 
     with pytest.raises(SessionExpired):
-        browser_host.run(_with_page(ar_url, work))
+        browser_host.run(_with_page(browser_host, ar_url, work))
 
 
 def test_a_screen_that_never_answers_times_out(browser_host, ar_url):
     async def work(console: ARPage):
         await console.open("/", "opening the menu")  # no token table and no alert here
+        # Neither ever shows up: any wait times out alike, so this one need not last the page's 3 s.
+        console.page.set_default_timeout(500)
         await console.read_token_confirmation()
 
     with pytest.raises(PortalTimeout, match="token confirmation"):
-        browser_host.run(_with_page(ar_url, work))
+        browser_host.run(_with_page(browser_host, ar_url, work))

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import async_playwright
 
-from pages.browser import BrowserOptions
 from pages.errors import CredentialsRejected, SessionExpired
 from pages.planificate import PlanificatePage
 
@@ -15,14 +13,13 @@ SCENARIO = {"name": "p", "lines": [
 ]}
 
 
-async def _with_page(url: str, work):
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(**BrowserOptions().launch_kwargs())
-        try:
-            page = await browser.new_page()
-            return await work(PlanificatePage(page, url))
-        finally:
-            await browser.close()
+async def _with_page(host, url: str, work):
+    """Run page work on a fresh page in a new context of the session's shared Chromium."""
+    context = await host.new_context()
+    try:
+        return await work(PlanificatePage(await context.new_page(), url))
+    finally:
+        await context.close()
 
 
 @pytest.fixture
@@ -39,7 +36,7 @@ def test_search_and_read(browser_host, planificate_url):
         await console.search("71000000")
         return found, await console.read_result()
 
-    found, missing = browser_host.run(_with_page(planificate_url, work))
+    found, missing = browser_host.run(_with_page(browser_host, planificate_url, work))
     assert found["Tipo de SIM"] == "3G"
     assert found["Planes recomendados"] == "Mega Plan 69, Mega Plan 99"
     assert missing is None
@@ -50,7 +47,7 @@ def test_bad_credentials(browser_host, planificate_url):
         await console.login("agente.rpa", "otra")
 
     with pytest.raises(CredentialsRejected):
-        browser_host.run(_with_page(planificate_url, work))
+        browser_host.run(_with_page(browser_host, planificate_url, work))
 
 
 def test_expired_session_is_reported(browser_host, planificate_url, faults):
@@ -60,7 +57,7 @@ def test_expired_session_is_reported(browser_host, planificate_url, faults):
         await console.search("71234567")
 
     with pytest.raises(SessionExpired):
-        browser_host.run(_with_page(planificate_url, work))
+        browser_host.run(_with_page(browser_host, planificate_url, work))
 
 
 def test_login_page_in_pytest_playwright_fixture(page, planificate_url):
