@@ -364,8 +364,11 @@ class ContratoRobot(ConsoleRobot[ContratoPage]):
 
     def send_to_analysis(self, request: AnalysisRequest) -> AnalysisSubmitted:
         """Save the contract, then send it to the activations analysts; returns the task they work on."""
-        saved = self.upload_contract(request)
-        number = saved.contract_number
+        return self.submit_for_analysis(self.upload_contract(request).contract_number)
+
+    def submit_for_analysis(self, number: str) -> AnalysisSubmitted:
+        """Send a saved contract to the activations analysts; one already sent is left as it is, and its task
+        is returned (so a send repeated after a crash never makes a second task)."""
 
         async def work(console: ContratoPage) -> tuple[dict[str, str], bytes]:
             fields = await self._open_contract(console, number)

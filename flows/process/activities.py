@@ -548,20 +548,25 @@ class MigrationActivities(DBOSConfiguredInstance):
         self, ticket_id: int, ticket: TicketData, plan: str, files: dict[str, str], visit: str
     ) -> AnalysisSubmitted:
         """PROCESS.md 9.2: the contract goes to the activations analysts with its backups and the AR error.
-        A contract of the line sent since the visit's fence, with its task, is this visit's."""
 
-        def send() -> AnalysisSubmitted:
-            done = consoles.send_to_analysis(self.toolkit, _contract_request(AnalysisRequest, ticket, plan, files))
+        Two writes, each once: the contract is saved under the visit's fence (a contract of the line saved
+        since then is this visit's), then sent; sending reads the contract first and leaves one already sent
+        as it is, so a crash between the two never makes a second contract or a second task."""
+
+        def upload() -> str:
+            done = consoles.upload_contract(self.toolkit, _contract_request(AnalysisRequest, ticket, plan, files))
             self._keep(ticket_id, done)
-            return done.record()
+            return done.result.contract_number
 
-        def sent_since(since: datetime | None) -> AnalysisSubmitted | None:
+        def saved_since(since: datetime | None) -> str | None:
             found = self._contract_since(ticket.line or "", plan, since)
-            if found is None or not found.task_number:
-                return None
-            return AnalysisSubmitted(contract_number=found.number, task_number=found.task_number)
+            return found.number if found is not None else None
 
-        return self._once(ticket_id, visit, send, sent_since)
+        number = self._once(ticket_id, visit, upload, saved_since)
+        with checked_before_each_attempt(self._still_owner):
+            done = consoles.submit_for_analysis(self.toolkit, number)
+        self._keep(ticket_id, done)
+        return done.record()
 
     @DBOS.step(name="answer_task")
     @recorded
@@ -570,8 +575,12 @@ class MigrationActivities(DBOSConfiguredInstance):
         A task no longer waiting for a fix was answered already: it is not answered twice."""
 
         def answered(since: datetime | None) -> TaskAnswer | None:
+            # The analysts may observe the task again at once: what tells an answer made since the fence
+            # is the task's last change, not its status.
             answer = consoles.task_answer(self.toolkit, task_number).result
-            return answer if answer.status != TaskStatus.FIXABLE else None
+            if since is None or answer.updated_at is None:
+                return None
+            return answer if answer.updated_at >= since.replace(microsecond=0) - timedelta(seconds=1) else None
 
         return self._once(
             ticket_id,

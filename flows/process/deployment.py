@@ -29,7 +29,9 @@ def migration_deployment(parts: WorkerParts) -> Deployment:
         toolkit,
         send,
         holder=settings.executor_id,
-        lease_seconds=max(30.0, 3 * settings.process.analyst_poll_seconds),
+        # Renewed at every read; a dead holder's lease runs out after three missed reads, so a wait for the
+        # analysts loses at most that much. Two readers for a moment only read twice (messages are keyed).
+        lease_seconds=max(5.0, 3 * settings.process.analyst_poll_seconds),
     )
     return Deployment(
         instances=[activities, workflow],

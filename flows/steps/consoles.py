@@ -183,6 +183,13 @@ def send_to_analysis(toolkit: Toolkit, request: AnalysisRequest) -> Done[Analysi
     return Done("contract-analysis", sent, "Contrato enviado a análisis", summary, sent.evidence)
 
 
+def submit_for_analysis(toolkit: Toolkit, contract_number: str) -> Done[AnalysisSubmitted]:
+    """PROCESS.md 9.2, second half: a saved contract sent to the analysts (one already sent is left alone)."""
+    sent = toolkit.contrato.submit_for_analysis(contract_number)
+    summary = f"Contrato {sent.contract_number} enviado a análisis de activaciones: tarea {sent.task_number}."
+    return Done("contract-analysis", sent, "Contrato enviado a análisis", summary, sent.evidence)
+
+
 def task_answer(toolkit: Toolkit, task_number: str) -> Done[TaskAnswer]:
     """PROCESS.md 9.4: the activations analysts' answer to a task, as their inbox shows it."""
     answer = toolkit.contrato.task_answer(TaskQuery(task_number=task_number))

@@ -77,7 +77,7 @@ def mocks_env(mocks, run_dir: Path, evidence_dir: Path, **settings: str) -> dict
 #: Timings of flows run by worker processes: long enough that a worker killed and started again does not
 #: see its customer's wait run out meanwhile. Flows take their timings from whoever starts them.
 WORKER_PROCESS = ProcessTimings(customer_reply_seconds=20, token_reply_seconds=20, agent_review_seconds=20,
-                                analyst_reply_seconds=20, analyst_poll_seconds=0.2, watch_interval_seconds=0.1)
+                                analyst_reply_seconds=60, analyst_poll_seconds=0.2, watch_interval_seconds=0.1)
 
 
 @pytest.fixture

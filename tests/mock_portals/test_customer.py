@@ -13,7 +13,8 @@ import httpx
 import pytest
 from PIL import Image
 
-from mock_portals.customer import MACROS, REVIEW_REQUEST, mistype, token_code
+from mock_portals.customer import REVIEW_REQUEST, mistype, token_code
+from mock_portals.macro_names import MACROS
 
 TICKET = 1001
 LINE = "71234567"

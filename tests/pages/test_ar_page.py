@@ -96,7 +96,7 @@ def test_alerts_are_read_not_judged(browser_host, ar_url, sms_code):
 
 
 def test_modal_and_late_rendering_are_waited_for(browser_host, ar_url, faults):
-    faults("ar", modal=True, late_render_ms=400)
+    faults("ar", modal=True, late_render_ms=200)
 
     async def work(console: ARPage):
         await console.generate_token("71111111")

@@ -120,7 +120,7 @@ def test_server_error_inside_the_frame_is_reported_at_once(run_page, faults):
 
 
 def test_late_sheet_and_notice(run_page, faults):
-    faults("qvantel", late_render_ms=400, modal=True)
+    faults("qvantel", late_render_ms=200, modal=True)
 
     async def work(console: QvantelPage):
         await console.open_line("71234567")

@@ -192,7 +192,7 @@ def test_burst_of_500s_before_the_click_is_retried_to_success(robot, sms_token, 
 
 
 def test_modal_and_late_rendering_do_not_stop_the_robot(robot, sms_token, faults):
-    faults("ar", modal=True, late_render_ms=400)
+    faults("ar", modal=True, late_render_ms=200)
     robot.issue_token(TokenRequest(line="71111111"))
     assert robot.migrate(request("71111111", sms_token("71111111"))).outcome == MigrationOutcome.MIGRATED
     assert robot.migration_state(MigrationStateRequest(line="71111111")).migrated

@@ -126,7 +126,7 @@ def test_an_unexpected_notice_is_dismissed(robot, faults):
 
 
 def test_a_late_rendered_result_is_waited_for(robot, faults):
-    faults("bccs", late_render_ms=400)
+    faults("bccs", late_render_ms=200)
     assert robot.historical_debt(DebtRequest(ci="6543210")).amount == Decimal("1250.50")
 
 

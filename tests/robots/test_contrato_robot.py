@@ -171,7 +171,7 @@ def test_burst_of_500s_is_retried_to_success_without_duplicates(robot, faults, w
 
 
 def test_modal_and_late_rendering_do_not_stop_the_robot(robot, faults):
-    faults("contrato", modal=True, late_render_ms=400)
+    faults("contrato", modal=True, late_render_ms=200)
     submitted = robot.send_to_analysis(analysis("72222222"))
     assert robot.task_answer(TaskQuery(task_number=submitted.task_number)).status == TaskStatus.FIXABLE
     replied = robot.answer_task(TaskReply(task_number=submitted.task_number,

@@ -99,7 +99,7 @@ def test_an_unexpected_notice_is_dismissed(robot, faults):
 
 
 def test_a_late_rendered_answer_is_waited_for(robot, faults):
-    faults("impuestos", late_render_ms=400)
+    faults("impuestos", late_render_ms=200)
     assert robot.lookup_nit(NitRequest(nit="1001234020")).is_government
     assert not robot.lookup_nit(NitRequest(nit="9999999")).found
 

@@ -70,7 +70,7 @@ def test_burst_of_500s_is_retried_to_success(robot, faults):
 
 
 def test_modal_and_late_rendering_do_not_stop_the_robot(robot, faults):
-    faults("planificate", modal=True, late_render_ms=400)
+    faults("planificate", modal=True, late_render_ms=200)
     assert robot.preanalysis(PreanalysisRequest(line="71111111")).verdict == PreanalysisVerdict.ELIGIBLE
 
 

@@ -190,7 +190,7 @@ def test_burst_of_500s_is_retried_to_success(robot, faults):
 
 
 def test_modal_and_late_sheet_do_not_stop_the_robot(robot, faults):
-    faults("qvantel", modal=True, late_render_ms=400)
+    faults("qvantel", modal=True, late_render_ms=200)
     assert not robot.line_status(LineStatusRequest(line="71111111")).confirmed
     result = robot.confirm_line(ConfirmLineRequest(line="71111111", holder_ci="6543210", acmo="ACMO-1"))
     assert result.outcome == ConfirmationOutcome.CONFIRMED

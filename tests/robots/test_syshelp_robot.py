@@ -112,7 +112,7 @@ def test_an_unexpected_notice_is_dismissed(robot, faults, world_state):
 
 
 def test_a_late_rendered_ticket_is_waited_for(robot, faults, world_state):
-    faults("syshelp", late_render_ms=400)
+    faults("syshelp", late_render_ms=200)
     robot.derive_to_government_executive(REQUEST)
     assert robot.derive_to_government_executive(REQUEST).already_registered
     assert len(stored(world_state)) == 1

@@ -20,7 +20,7 @@ from flows.devtools.regress import CATALOGUE_TIMINGS, Expectations, check, load_
 from flows.process.replies import is_acceptance
 from flows.engine.run_store import FlowRun
 from flows.engine.settings import Settings
-from mock_portals.customer import MACROS as CUSTOMER_MACROS
+from mock_portals.macro_names import MACROS as CUSTOMER_MACROS
 from mock_portals.world import Scenario
 from robots.retry import RetryTiming
 

@@ -14,6 +14,7 @@ scenario plus a worker start per kill.
 from __future__ import annotations
 
 import copy
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -107,7 +108,8 @@ class Machines:
     def kill_owner(self, client, flow_id: str) -> None:
         """Kill the worker running the flow; the flow goes on elsewhere (or on the same machine, restarted)."""
         [flow] = client.list_workflows(workflow_ids=[flow_id], load_input=False, load_output=False)
-        owner = next((w for w in self.live if w.executor_id == flow.executor_id), self.live[0])  # type: ignore[attr-defined]
+        owner = next((w for w in self.live if w.executor_id == flow.executor_id), None)  # type: ignore[attr-defined]
+        assert owner is not None, f"the flow runs on {flow.executor_id}, not on a live worker: {flow.status}"
         owner.kill()
         self.live.remove(owner)
         if self.shared:
@@ -123,14 +125,26 @@ class Machines:
             worker.stop()
 
 
+#: A held request is answered when its hold ends; by then the worker that sent it is dead.
+HOLD_SECONDS = 8
+
+
 def hold(mocks, write: Write, phase: str) -> None:
+    """Arm a hold on the write's next request (holds armed together are used in order)."""
     fault = {"portal": write.portal, "hold": {"method": write.method, "path": write.path, "phase": phase,
-                                              "seconds": 120}}
+                                              "seconds": HOLD_SECONDS}}
     httpx.post(mocks.urls["control"] + "/_control/faults", json=fault, timeout=10).raise_for_status()
 
 
-def held(mocks) -> list[dict]:
-    return httpx.get(mocks.urls["control"] + "/_control/holds", timeout=10).json()["holds"]
+def held(mocks, write: Write, phase: str, seen: set[str]) -> dict | None:
+    """A request of ``write`` held now in ``phase`` that was not seen before."""
+    holds = httpx.get(mocks.urls["control"] + "/_control/holds", timeout=10).json()["holds"]
+    for found in holds:
+        key = f"{found['portal']} {found['path']} {found['phase']} {found['since']}"
+        if found["portal"] == write.portal and found["phase"] == phase and key not in seen:
+            seen.add(key)
+            return found
+    return None
 
 
 def run_with_kills(name: str, *, env: dict[str, str], settings, mocks, load_scenario, world_state, cwd: Path,
@@ -144,15 +158,28 @@ def run_with_kills(name: str, *, env: dict[str, str], settings, mocks, load_scen
     try:
         with Toolkit(settings) as toolkit:
             flow_id = operations.start(client, toolkit.zendesk, settings, ticket)
-        for write in MATRIX[name]:
-            for phase in ("before", "after"):
-                if write.after_step is not None:
-                    wait_for(lambda step=write.after_step: any(s.name == step for s in store.steps(flow_id)),
-                             timeout=90, what=f"the flow to reach {write.after_step}")
-                hold(mocks, write, phase)
-                wait_for(lambda: held(mocks), timeout=90, what=f"a {write.name} request to be held ({phase})")
-                machines.kill_owner(client, flow_id)
-                httpx.delete(mocks.urls["control"] + "/_control/faults", timeout=10).raise_for_status()
+        seen: set[str] = set()
+        writes = MATRIX[name]
+        for index, write in enumerate(writes):
+            if write.after_step is not None:
+                wait_for(lambda step=write.after_step: any(s.name == step for s in store.steps(flow_id)),
+                         timeout=90, what=f"the flow to reach {write.after_step}")
+            if index == 0 or write.after_step is not None:
+                hold(mocks, write, "before")
+            # The write's first request is held before it commits; the worker dies; the next worker makes
+            # the write again, and that request is held after it commits; that worker dies too.
+            wait_for(lambda w=write: held(mocks, w, "before", seen), timeout=90,
+                     what=f"a {write.name} request held before it commits")
+            hold(mocks, write, "after")
+            machines.kill_owner(client, flow_id)
+            wait_for(lambda w=write: held(mocks, w, "after", seen), timeout=90,
+                     what=f"a {write.name} request held after it commits")
+            following = writes[index + 1] if index + 1 < len(writes) else None
+            if following is not None and following.after_step is None:
+                # Armed before the kill: a warm worker taking the flow over may reach it within a moment.
+                hold(mocks, following, "before")
+            machines.kill_owner(client, flow_id)
+        httpx.delete(mocks.urls["control"] + "/_control/faults", timeout=10).raise_for_status()
         status = wait_for(lambda: (s := operations_status(client, flow_id)) in ("SUCCESS", "ERROR") and s,
                           timeout=150, what="the flow to end")
         run = store.flow(flow_id)
@@ -197,3 +224,48 @@ def test_every_write_survives_kills_with_takeover_on_postgres(name, mocks, load_
     env = {**worker_env, "RPA_DATABASE_URL": url}
     run_with_kills(name, env=env, settings=settings.model_copy(update={"database_url": url}), mocks=mocks,
                    load_scenario=load_scenario, world_state=world_state, cwd=tmp_path, shared=True)
+
+
+def test_a_paused_worker_that_wakes_after_a_takeover_writes_nothing(mocks, load_scenario, world_state, worker_env,
+                                                                   settings, postgres, tmp_path):
+    """SIGSTOP inside the contract upload; another worker takes the flow over and saves the contract; the
+    paused one, woken (SIGCONT) with its request answered, must not save a second one."""
+    name = "pending_confirmation"
+    scenario = copy.deepcopy(CATALOGUE[name])
+    load_scenario(scenario)
+    url = postgres.create_database("rpa_matrix_paused")
+    env = {**worker_env, "RPA_DATABASE_URL": url}
+    settings = settings.model_copy(update={"database_url": url})
+    store = RunStore(settings.store_url())
+    client = engine.client(settings)
+    machines = Machines(env, tmp_path, shared=True)
+    try:
+        hold(mocks, CONTRACT, "before")
+        with Toolkit(settings) as toolkit:
+            flow_id = operations.start(client, toolkit.zendesk, settings, scenario["expectations"]["ticket"])
+        wait_for(lambda: held(mocks, CONTRACT, "before", set()), timeout=120, what="the contract upload held")
+        [flow] = client.list_workflows(workflow_ids=[flow_id], load_input=False, load_output=False)
+        paused = next(w for w in machines.live if w.executor_id == flow.executor_id)  # type: ignore[attr-defined]
+        paused.process.send_signal(signal.SIGSTOP)
+        try:
+            recovered = subprocess.run(
+                [sys.executable, "-m", "flows.interfaces.cli", "flow", "recover", "--executor",
+                 paused.executor_id],  # type: ignore[attr-defined]
+                env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+            )
+            assert recovered.returncode == 0, recovered.stderr
+            assert wait_for(lambda: (s := operations_status(client, flow_id)) in ("SUCCESS", "ERROR") and s,
+                            timeout=150, what="the other worker to end the flow") == "SUCCESS"
+        finally:
+            httpx.delete(mocks.urls["control"] + "/_control/faults", timeout=10).raise_for_status()
+            paused.process.send_signal(signal.SIGCONT)
+        # The woken worker's request was answered 503; its retry must stop at the ownership check.
+        wait_for(lambda: "is now run by" in paused.output.read_text(errors="replace"), timeout=60,
+                 what="the woken worker to see it lost the flow")
+        world = world_state()
+        assert records(world)["contracts"] == 1, records(world)
+        assert check(scenario["expectations"], world, store.flow(flow_id)) == []
+    finally:
+        machines.stop()
+        client.destroy()
+        store.dispose()
