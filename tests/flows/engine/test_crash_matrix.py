@@ -193,7 +193,9 @@ def run_with_kills(name: str, *, env: dict[str, str], settings, mocks, load_scen
         tokens_asked = sum(m in ("sms_ar", "segundo_token") for m in scenario["expectations"]["macros"])
         assert counts["token sms"] == tokens_asked, f"{name}: one token SMS per token the process asks: {counts}"
         steps = store.steps(flow_id)
-        assert any(s.runs > 1 for s in steps), "the report shows the steps that ran again after a kill"
+        assert any(s.runs > 1 for s in steps), "the run store counts the steps that ran again after a kill"
+        report = settings.run_dir / "reports" / f"{flow_id}.html"
+        assert "ejecutado de nuevo tras una caída" in report.read_text(encoding="utf-8"), "and the report shows them"
     finally:
         machines.stop()
         client.destroy()

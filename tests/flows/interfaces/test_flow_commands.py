@@ -75,6 +75,30 @@ def test_a_person_answers_for_the_customer_with_send(load_scenario, start_worker
     assert worker.store.flow("migration-2001").outcome == "migrated"
 
 
+def test_a_person_cannot_make_a_write_of_a_live_flow_by_hand(load_scenario, start_worker, rpa_flow, world_state,
+                                                             flow_settings):
+    replies = scenario()["tickets"][0]["customer"]["replies"]
+    replies["primer_contacto"] = {"silent": True}
+    load_scenario(scenario(replies=replies))
+    worker = start_worker()
+    patient = flow_settings.model_copy(
+        update={"process": flow_settings.process.model_copy(update={"customer_reply_seconds": 120})})
+    worker.settings = patient
+    worker.start_flow(TICKET)
+    wait_for(lambda: (run := worker.store.flow("migration-2001")) is not None and run.state == "waiting",
+             what="the flow to wait for its customer")
+    # The flow sends the token itself, when its customer gets there: by hand it is refused, nothing sent...
+    token = rpa_flow("step", "token", "--ticket", str(TICKET))
+    assert token.returncode == 2 and "live flow" in token.stderr, token.stdout + token.stderr
+    assert world_state()["sms"] == {}, "no SMS went out"
+    # ...while a step that only reads is run.
+    assert rpa_flow("step", "migration-state", "--ticket", str(TICKET)).returncode == 0
+    # The customer answers at last; the flow makes the write itself, once.
+    assert rpa_flow("flow", "send", "--ticket", str(TICKET), "customer", "Hola, soy yo").returncode == 0
+    assert worker.wait_until_done("migration-2001") == "SUCCESS"
+    assert len(world_state()["sms"]["71234567"]) == 1
+
+
 def test_a_failed_flow_is_retried_from_where_it_stopped(load_scenario, faults, start_worker, rpa_flow, world_state):
     load_scenario(scenario())
     faults("ar", fail_next=100_000)  # AR down for good: the token step exhausts its retries
