@@ -13,6 +13,7 @@ says what then happens to waiting flows).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -44,15 +45,34 @@ class Engine:
         """``register`` builds the DBOS configured instances (before launch, as DBOS requires)."""
         self.settings = settings
         self.instances = register()
-        DBOS(config=dbos_config(settings))  # type: ignore[arg-type]
-        DBOS.launch()
-        DBOS.register_queue(FLOW_QUEUE, worker_concurrency=settings.flows_per_worker, polling_interval_sec=0.2)
+        failure: list[BaseException] = []
+
+        def launch() -> None:
+            try:
+                DBOS(config=dbos_config(settings))  # type: ignore[arg-type]
+                DBOS.launch()
+                DBOS.register_queue(FLOW_QUEUE, worker_concurrency=settings.flows_per_worker, polling_interval_sec=0.2)
+            except BaseException as exc:
+                failure.append(exc)
+
+        # On a thread of its own: DBOS refuses to register a queue from a thread that runs an event loop,
+        # which a caller's thread may (a test's browser, an async host).
+        thread = threading.Thread(target=launch, name="dbos-launch")
+        thread.start()
+        thread.join()
+        if failure:
+            self._forget_instances()
+            raise failure[0]
 
     def shutdown(self) -> None:
-        """Stop DBOS; waits for the steps running now to be recorded, so no ended flow stays PENDING."""
-        DBOS.destroy(destroy_registry=False, workflow_completion_timeout_sec=30)
-        # DBOS keeps configured instances for the life of the process; a process that launches again
-        # (the demo, the tests) registers new ones bound to its new robots.
+        """Stop DBOS. The worker has let its running steps finish first; flows waiting for someone stay
+        pending in the database and resume on the next start (waiting for them here would last hours)."""
+        DBOS.destroy(destroy_registry=False)
+        self._forget_instances()
+
+    def _forget_instances(self) -> None:
+        """DBOS keeps configured instances for the life of the process; a process that launches again (the
+        demo, the tests) registers new ones bound to its new robots."""
         registry = _get_or_create_dbos_registry()
         for name, instance in list(registry.instance_info_map.items()):
             if any(instance is mine for mine in self.instances):

@@ -26,7 +26,7 @@ REMINDER = "Recordatorio: para continuar, responda con la palabra ACEPTO."
 #: Where version B adds its step: the first wait for ACEPTO.
 WAIT = '            answer = self.wait_customer("ACEPTO", self.timings.customer_reply_seconds)\n'
 NEW_STEP = ('            if self.patched("tyc-reminder"):\n'
-            f'                self.act.public_reply(self.ticket_id, "{REMINDER}")\n')
+            f'                self.act.public_reply(self.ticket_id, "{REMINDER}", self.visit("reply:reminder"))\n')
 
 
 def version_b(folder: Path) -> Path:
