@@ -123,3 +123,15 @@ def wait_for(condition, timeout: float = 90, what: str = "condition"):
             return value
         time.sleep(0.05)
     raise TimeoutError(f"waited {timeout} s for {what}")
+
+
+def flow_status(client, flow_id: str) -> str | None:
+    """The flow's status in DBOS (PENDING, ENQUEUED, SUCCESS, ERROR, ...), None if it does not exist."""
+    found = client.list_workflows(workflow_ids=[flow_id], load_input=False, load_output=False)
+    return found[0].status if found else None
+
+
+def flow_end(client, flow_id: str, timeout: float = 90, what: str = "the flow to end") -> str:
+    """Wait until DBOS records the flow's end (SUCCESS or ERROR) and return it."""
+    return wait_for(lambda: (status := flow_status(client, flow_id)) in ("SUCCESS", "ERROR") and status,
+                    timeout, what=what)

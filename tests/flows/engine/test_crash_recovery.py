@@ -10,15 +10,11 @@ from flows.engine import durable as engine
 from flows.interfaces import operations
 from flows.engine.run_store import RunStore
 from flows.engine.toolkit import Toolkit
-from tests.flows.conftest import WorkerProcess, wait_for, WORKER_PROCESS
+from tests.flows.conftest import WORKER_PROCESS, WorkerProcess, flow_end, wait_for
 from tests.flows.scenarios import LINE, scenario
 
 TICKET = 2001
 
-
-def flow_status(client, flow_id: str) -> str | None:
-    found = client.list_workflows(workflow_ids=[flow_id], load_input=False, load_output=False)
-    return found[0].status if found else None
 
 
 @pytest.fixture
@@ -50,8 +46,7 @@ def test_kill_inside_the_migration_step_migrates_exactly_once(load_scenario, fau
         assert step.ended_at is None, "the kill must land inside the migration step"
         second = WorkerProcess(worker_env, tmp_path)
         try:
-            assert wait_for(lambda: flow_status(client, flow_id) in ("SUCCESS", "ERROR") and
-                            flow_status(client, flow_id), what="the flow to finish") == "SUCCESS"
+            assert flow_end(client, flow_id, what="the flow to finish") == "SUCCESS"
         finally:
             second.stop()
         world = world_state()
@@ -84,8 +79,7 @@ def test_kill_while_waiting_for_the_customer_loses_nothing(load_scenario, world_
                  what="the customer's ACEPTO")
         second = WorkerProcess(worker_env, tmp_path)
         try:
-            assert wait_for(lambda: flow_status(client, flow_id) in ("SUCCESS", "ERROR") and
-                            flow_status(client, flow_id), what="the flow to finish") == "SUCCESS"
+            assert flow_end(client, flow_id, what="the flow to finish") == "SUCCESS"
         finally:
             second.stop()
         assert store.flow(flow_id).outcome == "migrated"

@@ -17,8 +17,8 @@ import httpx
 from flows.engine.run_store import RunStore
 from flows.process.definition import Macro
 
-from tests.flows.conftest import WORKER_PROCESS, WorkerProcess, wait_for
-from tests.flows.engine.test_crash_recovery import flow_status, start_flow
+from tests.flows.conftest import WORKER_PROCESS, WorkerProcess, flow_end, wait_for
+from tests.flows.engine.test_crash_recovery import start_flow
 from tests.flows.scenarios import LINE, scenario
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -68,15 +68,13 @@ def test_a_waiting_flow_survives_an_upgrade_that_adds_a_step(load_scenario, worl
         new.wait_ready()
         httpx.post(f"{mocks.urls['zendesk']}/agent/tickets/2001/responder", data={"mensaje": "ACEPTO"},
                    timeout=10)
-        assert wait_for(lambda: flow_status(client, flow_id) in ("SUCCESS", "ERROR") and
-                        flow_status(client, flow_id), timeout=120, what="the old flow to end") == "SUCCESS"
+        assert flow_end(client, flow_id, 120, what="the old flow to end") == "SUCCESS"
         # A flow started on version B takes the new step.
         from flows.engine.toolkit import Toolkit
         from flows.interfaces import operations
         with Toolkit(settings) as toolkit:
             fresh = operations.start(client, toolkit.zendesk, settings, 2002)
-        assert wait_for(lambda: flow_status(client, fresh) in ("SUCCESS", "ERROR") and
-                        flow_status(client, fresh), timeout=120, what="the new flow to end") == "SUCCESS"
+        assert flow_end(client, fresh, 120, what="the new flow to end") == "SUCCESS"
     finally:
         new.stop()
 

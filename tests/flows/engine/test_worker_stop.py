@@ -10,8 +10,8 @@ import pytest
 
 from flows.engine.run_store import RunStore
 
-from tests.flows.conftest import WORKER_PROCESS, WorkerProcess, wait_for
-from tests.flows.engine.test_crash_recovery import TICKET, flow_status, start_flow
+from tests.flows.conftest import WORKER_PROCESS, WorkerProcess, flow_end, flow_status, wait_for
+from tests.flows.engine.test_crash_recovery import start_flow
 from tests.flows.scenarios import LINE, scenario
 
 
@@ -42,8 +42,7 @@ def test_sigterm_inside_the_migration_records_it_and_the_flow_resumes_without_re
 
     second = WorkerProcess(worker_env, tmp_path)
     try:
-        assert wait_for(lambda: flow_status(client, flow_id) in ("SUCCESS", "ERROR") and
-                        flow_status(client, flow_id), what="the flow to finish") == "SUCCESS"
+        assert flow_end(client, flow_id, what="the flow to finish") == "SUCCESS"
     finally:
         second.stop()
     [migration] = [s for s in client.list_workflow_steps(flow_id) if s["function_name"] == "migrate_once"]

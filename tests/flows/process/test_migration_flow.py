@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flows.interfaces import operations
 from flows.process.definition import Macro
 
 from tests.flows.scenarios import LINE, scenario

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from flows.interfaces import operations
 from flows.reporting import page as report
 from pages.browser import Timeouts
 from flows.process.definition import Activity
