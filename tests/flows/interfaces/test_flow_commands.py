@@ -61,12 +61,16 @@ def test_bad_input_is_refused_with_exit_2(load_scenario, rpa_flow, args, message
     assert message.lower() in result.stderr.lower()
 
 
-def test_a_person_answers_for_the_customer_with_send(load_scenario, start_worker, rpa_flow, world_state):
+def test_a_person_answers_for_the_customer_with_send(load_scenario, start_worker, rpa_flow, world_state,
+                                                     flow_settings):
     replies = scenario()["tickets"][0]["customer"]["replies"]
     replies["tyc"] = {"silent": True}  # the customer answers by phone; the agent types it
     load_scenario(scenario(replies=replies))
     worker = start_worker()
-    assert rpa_flow("flow", "start", "migration", "--ticket", str(TICKET)).returncode == 0
+    # Waits long enough for a person at a terminal (a busy machine starts `rpa` in seconds, not instantly).
+    worker.settings = flow_settings.model_copy(
+        update={"process": flow_settings.process.model_copy(update={"customer_reply_seconds": 60})})
+    worker.start_flow(TICKET)
     wait_for(lambda: (run := worker.store.flow("migration-2001")) is not None and run.waiting_for == "cliente: ACEPTO",
              what="the flow to wait for ACEPTO")
     sent = rpa_flow("flow", "send", "--ticket", str(TICKET), "customer", "ACEPTO")
