@@ -154,13 +154,16 @@ def create_app(world: World) -> FastAPI:
         }
 
     def analysts_answer(task: dict[str, Any], contract: dict[str, Any]) -> None:
-        """The activations analysts review the task: the line's next scripted answer, else approval."""
+        """The activations analysts review the task: the line's next scripted answer, else approval
+        ("silent": they never answer it)."""
         line = world.state.lines.get(contract["line"])
         answers = line.analyst_answers if line is not None else []
         used = records()["answers_used"].get(contract["line"], 0)
         records()["answers_used"][contract["line"]] = used + 1
         answer = answers[used] if used < len(answers) else None
         verdict = answer.verdict if answer is not None else "approved"
+        if verdict == "silent":
+            return  # the analysts never get to it: the task stays pending
         task["missing_backup"] = task["reason"] = None
         if verdict == "approved":
             task["status"], contract["state"] = "aprobada", "aprobado"

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from mock_portals.common import REQUEST_LOG, now
 from mock_portals.customer import customer_says
-from mock_portals.world import PORTALS, FaultState, HoldSpec, Scenario, World
+from mock_portals.world import PORTALS, FaultState, FileKind, HoldSpec, Scenario, World
 
 
 class FaultRequest(BaseModel):
@@ -37,6 +37,9 @@ class CustomerMessage(BaseModel):
 
     body: str = Field(min_length=1)
     documents: bool = Field(False, description="attach the CI photos and the selfie, like a scripted customer")
+    files: list[FileKind] = Field(
+        default_factory=list, description="attach a sticker, a voice note, a photo or a PDF, like a scripted customer"
+    )
 
 
 def create_app(world: World) -> FastAPI:
@@ -66,7 +69,7 @@ def create_app(world: World) -> FastAPI:
         ticket = world.state.tickets.get(ticket_id)
         if ticket is None:
             raise HTTPException(404, f"no ticket {ticket_id}")
-        comment = customer_says(world, ticket, message.body, documents=message.documents)
+        comment = customer_says(world, ticket, message.body, documents=message.documents, files=message.files)
         return {
             "ticket": ticket_id,
             "comment_id": comment.id,

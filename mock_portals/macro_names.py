@@ -1,5 +1,8 @@
 """The short names a scenario gives the process's macros, under a ticket's ``customer.replies``.
 
+One more key there, ``aclaracion``, is no macro: it answers the agent's own public replies (the questions
+the robot writes when it did not understand the customer).
+
 Both the scenario schema (``mock_portals.world``, which checks the names) and the customer simulator
 (``mock_portals.customer``, which answers by them) need this table; it lives here, importing nothing, so
 that neither has to import the other.
@@ -35,7 +38,10 @@ MACROS: dict[str, str] = {
 #: A key that answers several macros alike; the macro's own short name wins when both are scripted.
 ALIASES: dict[str, tuple[str, ...]] = {"oferta": ("oferta_confirmada", "oferta_sin_confirmacion")}
 
+#: The key answering an agent's public reply that is no macro's (a clarifying question), in order.
+CLARIFICATION_KEY = "aclaracion"
+
 #: Every key a scenario may use under ``customer.replies``.
-REPLY_KEYS: tuple[str, ...] = (*MACROS, *ALIASES)
+REPLY_KEYS: tuple[str, ...] = (*MACROS, *ALIASES, CLARIFICATION_KEY)
 
 SHORT_NAME_OF_TITLE: dict[str, str] = {title: short for short, title in MACROS.items()}

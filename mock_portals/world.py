@@ -5,18 +5,25 @@ A scenario file (YAML or JSON, schema ``Scenario``) seeds it; every portal reads
 all. The portals run on one event loop, so handlers change the world without locks.
 
 A ticket may carry a ``customer`` script (``CustomerScript``): how the person on WhatsApp answers each
-macro the agent applies (text, CI photos and selfie, the SMS token on time, late or mistyped, or
-nothing), and how the supervisor answers a request to review the documents. The simulator in
-``mock_portals.customer`` plays it on the servers' event loop. Example, in a scenario's ticket::
+macro the agent applies and each clarifying question the agent writes (text, CI photos and selfie, the
+SMS token on time, late or mistyped, stickers, voice notes and other files WhatsApp carries, or
+nothing), how the supervisor answers a request to review the documents, and how the agent on duty
+answers when the robot hands the ticket over. The simulator in ``mock_portals.customer`` plays it on the
+servers' event loop. Example, in a scenario's ticket::
 
     customer:
       delay_seconds: 0.2                       # default wait before each answer
+      document_style: whatsapp                 # named (ci_anverso.png...) | whatsapp (IMG-<date>-WA0001.jpg...)
       replies:                                 # key: the macro's short name (mock_portals.macro_names.MACROS)
         primer_contacto: [{silent: true}, {text: "Sí, soy yo"}]   # one entry per application; last repeats
-        oferta: {text: "Quiero el Mega Plan 69", documents: true}
+        oferta: {text: "Quiero el Mega Plan 69", documents: true, files: [sticker]}
+        aclaracion: {text: "El de 69"}         # answers the agent's public replies that are no macro's
         tyc: {text: "ACEPTO"}
         sms_ar: {token: on_time}               # on_time | late | mistyped | silent
       reviewer: approve                        # approve | reject | silent, or a list, one per request
+      agent:                                   # answers "El robot necesita un agente..." notes; default: none
+      - {set_fields: {line: "71234567"}, note: "#continuar"}
+      - {silent: true}
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import itertools
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,7 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from mock_portals.macro_names import REPLY_KEYS
 
 PORTALS = ("zendesk", "planificate", "qvantel", "ar", "bccs", "contrato", "syshelp", "impuestos")
-LineState = Literal["AC", "FR", "RO", "MP"]
+LineState = Literal["AC", "FR", "RO", "MP", "SU"]
 SimType = Literal["USIM LTE", "3G"]
 LINE_NUMBER = re.compile(r"^[67]\d{7}$")
 
@@ -58,7 +65,9 @@ class LineSpec(Model):
     number: str = Field(description="8 digits, starting with 6 or 7")
     holder_name: str
     holder_ci: str
-    state: LineState = Field("AC", description="Planifícate state: AC active, FR/RO blocked, MP debt elsewhere")
+    state: LineState = Field(
+        "AC", description="Planifícate state: AC active, FR/RO blocked, MP debt elsewhere, SU suspended"
+    )
     other_operator: str | None = Field(None, description="set when the number belongs to another company")
     sim: SimType = "USIM LTE"
     confirmed: bool = Field(True, description="registered to its holder in Qvantel")
@@ -90,7 +99,7 @@ class LineSpec(Model):
 class AnalystAnswer(Model):
     """One answer of the activations analysts to a contract sent for analysis."""
 
-    verdict: Literal["approved", "fixable", "unfixable"]
+    verdict: Literal["approved", "fixable", "unfixable", "silent"]
     missing_backup: str | None = Field(None, description="for fixable: which backup is missing")
     reason: str | None = Field(None, description="for unfixable: why")
 
@@ -132,8 +141,11 @@ class TicketFieldsSpec(Model):
     billing_nit: str | None = None
 
 
-TokenMode = Literal["on_time", "late", "mistyped", "silent"]
+TokenMode = Literal["on_time", "late", "mistyped", "retyped", "silent"]
 ReviewDecision = Literal["approve", "reject", "silent"]
+#: Files WhatsApp carries besides the CI photos: a sticker, a voice note, a photo of something else, a PDF.
+FileKind = Literal["sticker", "voice_note", "photo", "pdf"]
+DocumentStyle = Literal["named", "whatsapp"]
 
 
 class CustomerReply(Model):
@@ -145,21 +157,29 @@ class CustomerReply(Model):
         description="the WhatsApp message; with token, '{token}' marks where the code "
         "goes (else the code follows the text)",
     )
-    documents: bool = Field(False, description="attach ci_anverso.png, ci_reverso.png and selfie_ci.png")
+    documents: bool = Field(
+        False, description="attach the CI front, back and selfie, named as the script's document_style says"
+    )
+    files: list[FileKind] = Field(
+        default_factory=list,
+        description="more attachments, in this order: sticker (STK-<date>-WA0001.webp), voice_note "
+        "(PTT-<date>-WA0001.opus), photo (IMG-<date>-WA0007.jpg, not a document), pdf (DOC-<date>-WA0001.pdf)",
+    )
     token: TokenMode | None = Field(
         None,
         description="send back the code of the newest SMS from 7371 on the line: on time, once expired "
-        "(token_ttl_seconds + 0.5 s after it was sent), with one character changed, or not at all",
+        "(token_ttl_seconds + 0.5 s after it was sent), with one character changed, typed again right "
+        "(retyped: the newest SMS even if already answered, as after a mistyped one), or not at all",
     )
     delay_seconds: float | None = Field(None, ge=0, description="overrides the script's delay_seconds")
 
     @model_validator(mode="after")
     def _says_something_or_is_silent(self) -> CustomerReply:
-        says = self.text is not None or self.documents or self.token is not None
+        says = self.text is not None or self.documents or self.token is not None or bool(self.files)
         if self.silent and says:
-            raise ValueError("a silent reply cannot also have text, documents or token")
+            raise ValueError("a silent reply cannot also have text, documents, files or token")
         if not self.silent and not says:
-            raise ValueError("a reply needs text, documents or token, or silent: true")
+            raise ValueError("a reply needs text, documents, files or token, or silent: true")
         return self
 
 
@@ -169,6 +189,42 @@ class ReviewerAnswer(Model):
     decision: ReviewDecision
     reason: str = Field("La selfie no muestra la seña solicitada.", description="the 'Motivo' of a reject")
     delay_seconds: float | None = Field(None, ge=0, description="overrides the script's delay_seconds")
+
+
+class AgentAnswer(Model):
+    """The agent on duty's answer to one hand-off note of the robot (``El robot necesita un agente...``).
+
+    The agent first fills ``set_fields`` on the ticket (keys as in a scenario's ``tickets[].fields``), then
+    posts ``note`` as an internal note (a command such as ``#continuar``, ``#valor Mega Plan 69`` or
+    ``#terminar despedida``); ``{silent: true}`` does nothing.
+    """
+
+    note: str | None = Field(None, description="the internal note to post, e.g. '#continuar'")
+    set_fields: dict[str, str] = Field(
+        default_factory=dict, description="ticket fields to fill before the note: line, holder_ci, billing_nit..."
+    )
+    silent: bool = False
+    delay_seconds: float | None = Field(None, ge=0, description="overrides the script's delay_seconds")
+
+    @field_validator("set_fields")
+    @classmethod
+    def _known_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(TicketFieldsSpec.model_fields))
+        if unknown:
+            known = ", ".join(TicketFieldsSpec.model_fields)
+            raise ValueError(f"unknown ticket field(s) {', '.join(unknown)}; known: {known}")
+        return value
+
+    @model_validator(mode="after")
+    def _does_something_or_is_silent(self) -> AgentAnswer:
+        if self.note is not None and not self.note.strip():
+            raise ValueError("an agent's note cannot be blank")
+        does = self.note is not None or bool(self.set_fields)
+        if self.silent and does:
+            raise ValueError("a silent agent answer cannot also have a note or set_fields")
+        if not self.silent and not does:
+            raise ValueError("an agent answer needs a note or set_fields, or silent: true")
+        return self
 
 
 class CustomerScript(Model):
@@ -183,6 +239,16 @@ class CustomerScript(Model):
     reviewer: list[ReviewerAnswer] = Field(
         default_factory=lambda: [ReviewerAnswer(decision="silent")],
         description="approve | reject | silent, or a list of them (or of {decision, reason}), one per request",
+    )
+    agent: list[AgentAnswer] = Field(
+        default_factory=list,
+        description="the agent on duty's answers to the robot's hand-off notes, one per note (the last repeats); "
+        "a note as text stands for {note: text}; empty: nobody answers",
+    )
+    document_style: DocumentStyle = Field(
+        "named",
+        description="named: ci_anverso.png, ci_reverso.png, selfie_ci.png; whatsapp: the same pictures as "
+        "IMG-<yyyymmdd>-WA0001.jpg, -WA0002.jpg, -WA0003.jpg (front, back, selfie), as WhatsApp names them",
     )
     document_name: str | None = Field(None, description="name on the CI photos; default the ticket's holder")
     document_ci: str | None = Field(None, description="CI on the photos; another person's plays 'not the holder'")
@@ -212,6 +278,14 @@ class CustomerScript(Model):
     def _reviewer_shorthand(cls, value: Any) -> Any:
         items = value if isinstance(value, list) else [value]
         return [{"decision": item} if isinstance(item, str) else item for item in items]
+
+    @field_validator("agent", mode="before")
+    @classmethod
+    def _agent_shorthand(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        items = value if isinstance(value, list) else [value]
+        return [{"note": item} if isinstance(item, str) else item for item in items]
 
 
 class TicketSpec(Model):
@@ -251,7 +325,19 @@ class Scenario(Model):
     session_idle_seconds: float = Field(900, description="a console session expires after this idle time")
     latency_ms: int = Field(0, description="server latency added to every console request")
     token_ttl_seconds: float = Field(600, description="lifetime of an AR token")
+    outages: dict[str, float] = Field(
+        default_factory=dict,
+        description="portal -> seconds it shows its maintenance page from the moment the scenario is loaded",
+    )
     expectations: dict[str, Any] = Field(default_factory=dict, description="what a regression run checks")
+
+    @field_validator("outages")
+    @classmethod
+    def _known_portals(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(PORTALS))
+        if unknown:
+            raise ValueError(f"no portal named {', '.join(unknown)} (portals: {', '.join(PORTALS)})")
+        return value
 
     @classmethod
     def load(cls, path: str | Path) -> Scenario:
@@ -293,6 +379,9 @@ class Comment(Model):
     attachment_ids: list[int] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=utc_now)
     via: str = "api"
+    # Zendesk keeps this in the update's audit; the world keeps it here so the simulated customer can
+    # tell a macro's reply from the agent's own words without audits.
+    macro_title: str | None = Field(None, description="the macro applied in the update that wrote this comment")
 
 
 class Ticket(Model):
@@ -453,6 +542,8 @@ class World:
             id=AGENT_USER_ID, name="Robot RPA", email=scenario.zendesk.agent_email, role="agent"
         )
         state.users[BOT_USER_ID] = User(id=BOT_USER_ID, name="Liza", role="agent")
+        for portal, seconds in scenario.outages.items():
+            state.faults[portal].maintenance_until = utc_now() + timedelta(seconds=seconds)
         self.state = state
         for ticket_spec in scenario.tickets:
             self._seed_ticket(ticket_spec)

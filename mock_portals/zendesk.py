@@ -5,7 +5,12 @@ and offset pagination, files uploaded first and then referenced by token on a ti
 previewed with ``/apply`` and saved by the client, Zendesk's error JSON) so the same client runs against a
 real account. The account is configured as PROCESS.md describes it: the ticket fields the bot Liza fills,
 the "Estado de Pedido" drop-down, every macro of the process with its status and order state, and the
-views agents follow tickets up from.
+views agents follow tickets up from, "Robot: necesita agente" among them: the tickets the robot handed
+over to a person (tag ``rpa_necesita_agente``) and not solved yet.
+
+A ticket update takes ``tags`` (the whole list), ``additional_tags`` and ``remove_tags`` as Zendesk does;
+tags are lower case and unique, and a drop-down's option tag and the field's value follow each other:
+removing the tag clears the field, adding an option's tag sets it.
 
 The agent page (``/agent/tickets``) is for people: it shows a conversation as an agent sees it, internal
 notes apart, and lets someone type the customer's WhatsApp messages.
@@ -18,7 +23,7 @@ import binascii
 import html
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -306,13 +311,24 @@ MACROS_BY_ID: dict[int, MacroSpec] = {MACRO_ID_BASE + row: spec for row, spec in
 
 @dataclass(frozen=True)
 class ViewSpec:
-    """A shared view: which statuses it lists, and the conditions Zendesk would show for it."""
+    """A shared view: which statuses it lists, the tags a listed ticket must all carry, and the conditions
+    Zendesk would show for it."""
 
     id: int
     title: str
     statuses: tuple[str, ...]
     conditions: dict[str, list[dict[str, str]]]
+    tags: tuple[str, ...] = ()
 
+    def lists(self, ticket: Ticket) -> bool:
+        return ticket.status in self.statuses and all(tag in ticket.tags for tag in self.tags)
+
+
+#: The robot tags a ticket it hands over to a person; the view below lists those not solved yet.
+HANDOFF_TAG = "rpa_necesita_agente"
+HANDOFF_VIEW_ID = 360003000004
+HANDOFF_VIEW_TITLE = "Robot: necesita agente"
+UNSOLVED_STATUSES = ("new", "open", "pending", "hold")
 
 VIEWS: tuple[ViewSpec, ...] = (
     ViewSpec(
@@ -332,6 +348,19 @@ VIEWS: tuple[ViewSpec, ...] = (
         "Abiertos",
         ("new", "open"),
         {"all": [{"field": "status", "operator": "less_than", "value": "pending"}], "any": []},
+    ),
+    ViewSpec(
+        HANDOFF_VIEW_ID,
+        HANDOFF_VIEW_TITLE,
+        UNSOLVED_STATUSES,
+        {
+            "all": [
+                {"field": "status", "operator": "less_than", "value": "solved"},
+                {"field": "current_tags", "operator": "includes", "value": HANDOFF_TAG},
+            ],
+            "any": [],
+        },
+        tags=(HANDOFF_TAG,),
     ),
 )
 VIEWS_BY_ID: dict[int, ViewSpec] = {view.id: view for view in VIEWS}
@@ -947,9 +976,7 @@ def _api_router(world: World) -> APIRouter:
         if view is None:
             raise not_found()
         shapes = _shapes(world, request)
-        listed = sorted(
-            (t for t in world.state.tickets.values() if t.status in view.statuses), key=lambda t: (t.updated_at, t.id)
-        )
+        listed = sorted((t for t in world.state.tickets.values() if view.lists(t)), key=lambda t: (t.updated_at, t.id))
         return offset_page(request, shapes, f"/views/{view_id}/tickets", "tickets", [shapes.ticket(t) for t in listed])
 
     return api
@@ -968,6 +995,34 @@ class _Update:
     attachment_ids: list[int]
     custom_fields: dict[int, Any]
     macro_ids: list[int]
+    tags: list[str] | None = None
+    additional_tags: list[str] = field(default_factory=list)
+    remove_tags: list[str] = field(default_factory=list)
+
+    @property
+    def changes_tags(self) -> bool:
+        return self.tags is not None or bool(self.additional_tags) or bool(self.remove_tags)
+
+
+def normalized_tags(values: list[Any]) -> list[str]:
+    """Tags as Zendesk stores them: lower case, unique, in order; a value with spaces is several tags."""
+    tags: list[str] = []
+    for value in values:
+        for tag in str(value).lower().split():
+            if tag not in tags:
+                tags.append(tag)
+    return tags
+
+
+def _tag_list(details: dict[str, list[dict[str, Any]]], data: dict[str, Any], key: str) -> list[str] | None:
+    """The tags under ``key`` (None when absent), or a validation error when they are not a list of text."""
+    if key not in data or data[key] is None:
+        return None
+    values = data[key]
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        _invalid(details, key, f"{key}: must be a list of tags")
+        return None
+    return normalized_tags(values)
 
 
 def _validate_update(world: World, data: dict[str, Any]) -> _Update:
@@ -1021,9 +1076,27 @@ def _validate_update(world: World, data: dict[str, Any]) -> _Update:
     for macro_id in macro_ids:
         if not isinstance(macro_id, int) or macro_id not in MACROS_BY_ID:
             _invalid(details, "macro_ids", f"Macro {macro_id} does not exist")
+
+    tags = _tag_list(details, data, "tags")
+    additional_tags = _tag_list(details, data, "additional_tags") or []
+    remove_tags = _tag_list(details, data, "remove_tags") or []
     if details:
         raise record_invalid(details)
-    return _Update(status, comment, attachment_ids, custom_fields, macro_ids)
+    return _Update(status, comment, attachment_ids, custom_fields, macro_ids, tags, additional_tags, remove_tags)
+
+
+def _apply_tags(ticket: Ticket, update: _Update) -> None:
+    """Replace, add, then remove tags; the Estado de Pedido drop-down follows its option tags."""
+    current = ticket.custom_fields.get(ORDER_STATE_FIELD_ID)
+    tags = list(update.tags) if update.tags is not None else list(ticket.tags)
+    tags += [tag for tag in update.additional_tags if tag not in tags]
+    ticket.tags = [tag for tag in tags if tag not in update.remove_tags]
+    options = [tag for tag in ticket.tags if tag in ORDER_STATE_TAGS]
+    # A drop-down has one value: an option tag just added wins over the one the field had.
+    added = [tag for tag in options if tag != current]
+    chosen = added[-1] if added else (current if current in options else None)
+    if chosen != current or len(options) > 1:
+        set_field_value(ticket, ORDER_STATE_FIELD_ID, chosen)
 
 
 def _apply_update(world: World, ticket: Ticket, update: _Update, shapes: Shapes, audit_id: int) -> list[dict]:
@@ -1041,6 +1114,8 @@ def _apply_update(world: World, ticket: Ticket, update: _Update, shapes: Shapes,
             via="api",
         )
         comment.html_body = markup or _html_of(comment.body)
+        if update.macro_ids:
+            comment.macro_title = MACROS_BY_ID[update.macro_ids[-1]].title
         events.append({**shapes.comment(comment), "audit_id": audit_id})
     if update.status is not None and update.status != ticket.status:
         events.append(
@@ -1053,9 +1128,14 @@ def _apply_update(world: World, ticket: Ticket, update: _Update, shapes: Shapes,
             }
         )
         ticket.status = update.status
+    fields_before = {field_id: field_value(ticket, field_id) for field_id in CUSTOM_FIELD_IDS}
+    tags_before = list(ticket.tags)
+    if update.changes_tags:
+        _apply_tags(ticket, update)
+    # A field named in the same update has the last word over the tags.
     for field_id, value in update.custom_fields.items():
-        previous = field_value(ticket, field_id)
         set_field_value(ticket, field_id, value)
+    for field_id, previous in fields_before.items():
         if field_value(ticket, field_id) != previous:
             events.append(
                 {
@@ -1066,6 +1146,16 @@ def _apply_update(world: World, ticket: Ticket, update: _Update, shapes: Shapes,
                     "previous_value": previous,
                 }
             )
+    if ticket.tags != tags_before:
+        events.append(
+            {
+                "id": world.next_id(),
+                "type": "Change",
+                "field_name": "tags",
+                "value": list(ticket.tags),
+                "previous_value": tags_before,
+            }
+        )
     for macro_id in update.macro_ids:
         title = MACROS_BY_ID[macro_id].title
         ticket.macros_applied.append(title)

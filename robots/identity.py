@@ -156,15 +156,18 @@ def normal_email(value: str) -> str:
 
 
 # -- a ticket's identifiers ---------------------------------------------------------------------
-def ticket_identifiers_problem(line: str | None, holder_ci: str | None, billing_nit: str | None) -> str | None:
+def ticket_identifiers_problem(
+    line: str | None, holder_ci: str | None, billing_nit: str | None, *, line_required: bool = True
+) -> str | None:
     """What is wrong with a ticket's identifiers, naming each field as the ticket shows it; None if nothing.
 
     A flow or a step calls it at its start, so a bad identifier stops it before any console is touched.
     The line is required; the holder's CI and the billing NIT are checked when the ticket has them (the
     customer may give them later in the conversation, and the NIT only matters for third-party billing).
+    A flow may start before the line is known (``line_required=False``): it asks for it on the way.
     """
     checks = (
-        ("line", line, normal_line, True),
+        ("line", line, normal_line, line_required),
         ("holder_ci", holder_ci, normal_ci, False),
         ("billing_nit", billing_nit, normal_nit, False),
     )

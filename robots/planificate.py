@@ -24,6 +24,7 @@ class PreanalysisVerdict(str, Enum):
     OTHER_OPERATOR = "other_operator"  # 2.5 c
     SIM_3G = "sim_3g"  # 2.5 d
     DEBT_MP = "debt_mp"  # 2.5 e
+    UNCOVERED = "uncovered"  # found, but neither AC with USIM LTE nor a branch of 2.5: a person decides
 
 
 class PreanalysisRequest(LineRequest):
@@ -52,7 +53,9 @@ class PreanalysisResult(BaseModel):
             return PreanalysisVerdict.DEBT_MP
         if self.sim == "3G":
             return PreanalysisVerdict.SIM_3G
-        return PreanalysisVerdict.ELIGIBLE
+        if self.state == "AC" and "LTE" in (self.sim or "").upper():
+            return PreanalysisVerdict.ELIGIBLE
+        return PreanalysisVerdict.UNCOVERED
 
     def summary(self) -> str:
         if not self.found:

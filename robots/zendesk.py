@@ -9,6 +9,10 @@ Retry-After, 5xx, timeouts, refused connections) and gives everything else back 
 Ticket fields and macros are found by title, never by id, so one configuration serves accounts whose
 ids differ. Evidence notes carry a marker (``robots.evidence.note_marker``) that makes posting them
 again a no-op.
+
+Tags are changed with Zendesk's ``additional_tags`` and ``remove_tags``, never by sending the whole list:
+a trigger or a person tagging the ticket meanwhile keeps its tags, and repeating the update after a lost
+answer changes nothing more.
 """
 
 from __future__ import annotations
@@ -89,6 +93,7 @@ class TicketData(BaseModel):
     billing_name: str | None = None
     billing_nit: str | None = None
     order_state: str | None = Field(None, description="Estado de Pedido as its option name, not its tag")
+    tags: list[str] = Field(default_factory=list, description="the ticket's tags, as Zendesk stores them")
 
 
 class NoteResult(BaseModel):
@@ -264,6 +269,39 @@ class ZendeskClient:
             comment_id=_comment_id(answer) if body else None,
         )
 
+    def update_ticket(
+        self,
+        ticket_id: int,
+        *,
+        status: str | None = None,
+        add_tags: Sequence[str] = (),
+        remove_tags: Sequence[str] = (),
+    ) -> TicketData:
+        """Change the ticket's status and tags in one update and return the ticket as saved.
+
+        Tags are added and removed one by one (``additional_tags``, ``remove_tags``), so tags someone else
+        set meanwhile stay; with nothing to change, the ticket is only read.
+        """
+        added, removed = _tags(add_tags), _tags(remove_tags)
+        changes: dict[str, Any] = {}
+        if status is not None:
+            changes["status"] = status
+        if added:
+            changes["additional_tags"] = added
+        if removed:
+            changes["remove_tags"] = removed
+        if not changes:
+            return self.ticket(ticket_id)
+        saved = self._ticket_data(self._update(ticket_id, changes)["ticket"])
+        logger.info(
+            "ticket {}: status {}, tags +{} -{}",
+            ticket_id,
+            saved.status,
+            ",".join(added) or "-",
+            ",".join(removed) or "-",
+        )
+        return saved
+
     def add_public_reply(self, ticket_id: int, body: str) -> int | None:
         """A message to the customer that no macro covers (e.g. the government derivation notice)."""
         answer = self._update(ticket_id, {"comment": {"body": body, "public": True}})
@@ -303,6 +341,7 @@ class ZendeskClient:
             subject=ticket.get("subject") or "",
             status=ticket["status"],
             requester_id=ticket["requester_id"],
+            tags=[str(t) for t in ticket.get("tags") or []],
             **data,
         )
 
@@ -416,6 +455,20 @@ def _origin(url: str) -> tuple[str, str]:
 def _path(url: str) -> str:
     """A URL without its host and query, for messages and logs."""
     return urlsplit(url).path
+
+
+def _tags(values: Sequence[str]) -> list[str]:
+    """Tags as Zendesk keeps them (lower case, unique); one with a space would become two, so it is refused."""
+    if isinstance(values, str):
+        raise InvalidInput(f"tags must be a list of tags, not the text {values!r}", portal=PORTAL)
+    tags: list[str] = []
+    for value in values:
+        tag = value.strip().lower()
+        if not tag or any(c.isspace() for c in tag):
+            raise InvalidInput(f"{value!r} is not a Zendesk tag: tags have no spaces", portal=PORTAL)
+        if tag not in tags:
+            tags.append(tag)
+    return tags
 
 
 def _file_name(evidence: Evidence) -> str:

@@ -34,7 +34,7 @@ from flows.devtools.harness import MockPortals, RunningWorker
 from flows.engine.logs import configure_logging
 from flows.engine.run_store import FlowRun
 from flows.engine.settings import ProcessTimings, Settings
-from flows.process.definition import Macro
+from flows.process.definition import MACRO_SHORT_NAMES, Macro
 
 #: Where the catalogue lives (read as files: the product never imports the mocks).
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "mock_portals" / "scenarios"
@@ -49,40 +49,19 @@ CATALOGUE_TIMINGS = ProcessTimings(
     token_reply_seconds=5.0,
     analyst_reply_seconds=15,
     analyst_poll_seconds=0.2,
-    agent_review_seconds=15,
+    agent_review_seconds=8,
     watch_interval_seconds=0.1,
     max_tokens=2,
+    silence_horizon_seconds=2.0,
+    handoff_wait_seconds=30,
+    outage_first_pause_seconds=0.5,
+    outage_max_pause_seconds=2.0,
+    outage_horizon_seconds=30,
 )
 
 #: Longest a single scenario may run before it counts as hung.
 SCENARIO_TIMEOUT_SECONDS = 120
 
-#: Macro short names, the same keys a scenario's ``customer.replies`` uses, so one file speaks one language.
-MACRO_SHORT_NAMES: dict[str, Macro] = {
-    "primer_contacto": Macro.PRIMER_CONTACTO,
-    "segundo_contacto": Macro.SEGUNDO_CONTACTO,
-    "cliente_no_contesta": Macro.CLIENTE_NO_CONTESTA,
-    "gestion": Macro.GESTION,
-    "rechazo_fr_ro": Macro.RECHAZO_FR_RO,
-    "otra_compania": Macro.LINEA_OTRA_COMPANIA,
-    "autoagenda": Macro.DERIVACION_AUTOAGENDA,
-    "linea_3g": Macro.LINEA_3G,
-    "deuda_mp": Macro.DEUDA_OTRA_OPERADORA_MP,
-    "oferta_confirmada": Macro.OFERTA_CONFIRMADA,
-    "oferta_sin_confirmacion": Macro.OFERTA_SIN_CONFIRMACION,
-    "recontacto": Macro.RECONTACTO_SIN_RESPUESTA,
-    "no_titular": Macro.CLIENTE_NO_ES_TITULAR,
-    "tyc": Macro.CONFIRMACION_PLAN_TYC,
-    "sms_ar": Macro.ENVIO_SMS_AR,
-    "segundo_token": Macro.SEGUNDO_TOKEN,
-    "token_no_contesta": Macro.TOKEN_CLIENTE_NO_CONTESTA,
-    "deuda_historica": Macro.DEUDA_HISTORICA_MOVIL,
-    "analisis_riesgo": Macro.ANALISIS_DE_RIESGO,
-    "subsanar": Macro.SUBSANAR_OBSERVACION,
-    "infactible": Macro.SOLICITUD_INFACTIBLE,
-    "migracion_exitosa": Macro.MIGRACION_EXITOSA,
-    "despedida": Macro.DESPEDIDA,
-}
 _SHORT_NAME_OF: dict[Macro, str] = {macro: short for short, macro in MACRO_SHORT_NAMES.items()}
 
 EVIDENCE_MARK = "[Evidencia RPA]"
@@ -178,6 +157,11 @@ class Expectations(_Strict):
         description="the internal evidence notes, in order: each entry is the "
         "beginning of a note's title (its first line after "
         "'[Evidencia RPA] '); their number is checked too"
+    )
+    robot_notes: list[str] = Field(
+        default_factory=list,
+        description="beginnings of the robot's own internal notes that must appear, in this order, among its "
+        "notes (e.g. 'El robot necesita un agente: el plan', 'El robot cerró la atención')",
     )
     replies_contain: list[str] = Field(
         default_factory=list,
@@ -277,8 +261,41 @@ def check(expectations: Expectations | dict, world_json: dict, flow_run: FlowRun
     for text in exp.replies_contain:
         if not any(text in body for body in replies):
             failures.append(f"no public reply contains {text!r}")
+    failures += _check_robot_notes(exp, ticket)
 
     failures += _check_world(exp.world, world_json)
+    return failures
+
+
+#: How the robot's own internal notes begin (hand-offs, closings); a person's command notes begin with "#".
+ROBOT_NOTE_STARTS = ("El robot", "Nadie respondió", "Revisión de documentos")
+
+
+def _check_robot_notes(exp: Expectations, ticket: dict) -> list[str]:
+    """The robot's notes expected are there in order, and the flow's end left people a macro or a note."""
+    failures: list[str] = []
+    comments = ticket.get("comments", [])
+    notes = [
+        c.get("body", "") for c in comments if not c.get("public") and c.get("body", "").startswith(ROBOT_NOTE_STARTS)
+    ]
+    position = 0
+    for prefix in exp.robot_notes:
+        found = next((i for i in range(position, len(notes)) if notes[i].startswith(prefix)), None)
+        if found is None:
+            failures.append(f"no robot note starting {prefix!r} (in order) among {[n[:60] for n in notes]}")
+            break
+        position = found + 1
+    # No flow ends in silence: the robot's last word is a public message (a macro, a reply) or its own note.
+    robot = [
+        c
+        for c in comments
+        if c.get("author_id") != ticket.get("requester_id")
+        and not c.get("body", "").lstrip().startswith("#")
+        and not _evidence_title(c.get("body", ""))
+    ]
+    last = robot[-1] if robot else None
+    if last is None or not (last.get("public") or last.get("body", "").startswith(ROBOT_NOTE_STARTS[:2])):
+        failures.append("the flow ended without a macro or a note to people (its last word was not one)")
     return failures
 
 

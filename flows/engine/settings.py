@@ -55,6 +55,23 @@ class ProcessTimings(BaseModel):
     agent_review_seconds: float = Field(86400, description="wait for a person to approve CI photos and selfie")
     watch_interval_seconds: float = Field(5, description="how often the worker reads waiting tickets")
     max_tokens: int = Field(2, description="tokens sent before *Tocken: Cliente no contesta* (7.4)")
+    silence_horizon_seconds: float = Field(
+        259200, description="after the last follow-up, how long a silent customer is still waited for (72 h)"
+    )
+    whatsapp_window_seconds: float = Field(
+        86400, description="WhatsApp's customer-service window: later, only an approved template may be sent"
+    )
+    closing_template: str | None = Field(
+        None,
+        description="approved WhatsApp template that carries the no-answer macro after the window; "
+        "unset: the end of a long silence is a hand-off to an agent instead",
+    )
+    handoff_wait_seconds: float = Field(604800, description="how long a hand-off waits for an agent (7 days)")
+    outage_first_pause_seconds: float = Field(30, description="first pause before trying a down console again")
+    outage_max_pause_seconds: float = Field(300, description="longest pause between tries of a down console")
+    outage_horizon_seconds: float = Field(1800, description="how long a down console is waited out (30 min)")
+    token_alphabet: str = Field("ABCDEFGHJKLMNPQRSTUVWXYZ23456789", description="characters of AR's SMS code")
+    token_length: int = Field(6, description="length of AR's SMS code")
 
 
 class Settings(BaseSettings):
@@ -80,7 +97,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, description="Postgres URL for many workers; default SQLite")
     executor_id: str = Field(default_factory=socket.gethostname, description="this worker machine's stable name")
     application_version: str = Field(
-        "migration-2",
+        "migration-3",
         description=(
             "pinned so waiting flows survive upgrades: changes of the flow go behind patches and keep it; "
             "only a change no patch can carry bumps it (see the README, Upgrades)"

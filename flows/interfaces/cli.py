@@ -461,6 +461,27 @@ def regress(
     raise typer.Exit(regress_command(only))
 
 
+@app.command("replies")
+def replies(
+    corpus: Annotated[
+        Path, typer.Option("--corpus", help="the labelled corpus folder (one YAML file per question)")
+    ] = Path("tests/flows/process/corpus"),
+    as_json: JsonOption = False,
+) -> None:
+    """Read the labelled corpus of customers' replies with the interpreters: a confusion matrix per question."""
+    from rich.markup import escape
+
+    from flows.devtools.corpus import CorpusError, evaluate, load_corpus, render
+
+    try:
+        entries = load_corpus(corpus)
+    except CorpusError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    report = evaluate(entries)
+    print(report.model_dump_json() if as_json else render(report))
+
+
 @app.command("demo")
 def demo() -> None:
     """Start the mock portals, work the demo ticket end to end, and show where the evidence is."""

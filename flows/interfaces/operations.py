@@ -16,7 +16,7 @@ from flows.engine.toolkit import Toolkit
 from flows.process.activities import INSTANCE_NAME
 from flows.process.definition import WaitKind
 from flows.process.inboxes import AnalystsInbox
-from flows.process.messages import CustomerMessage, ReviewDecision, Topic
+from flows.process.messages import AgentCommand, CustomerMessage, Topic, agent_note_in
 from flows.process.migration import FlowInput, MigrationWorkflow
 from pages.errors import InvalidInput, RecordNotFound
 from robots.identity import ticket_identifiers_problem
@@ -26,9 +26,21 @@ FLOW_KINDS = ("migration",)
 SEND_KINDS = {
     "customer": "a customer message (VALUE: the text)",
     "token": "the token the customer sent (VALUE: the code)",
-    "approve": "a person approves the CI photos and selfie",
+    "approve": "a person approves the CI photos and selfie (VALUE, optional: anverso=1 reverso=2 selfie=3)",
     "reject": "a person rejects them (VALUE: the reason)",
+    "value": "answer a hand-off with the value the robot asked for (VALUE: the value)",
+    "continue": "answer a hand-off: the robot goes on from where it stopped",
+    "end": "answer a hand-off: end the flow with a macro (VALUE: its short name, e.g. despedida)",
     "analyst": "read the analysts' task now and hand its answer to the flow",
+}
+
+#: ``rpa flow send`` kinds that are a person's command note.
+AGENT_COMMANDS = {
+    "approve": AgentCommand.APPROVE,
+    "reject": AgentCommand.REJECT,
+    "value": AgentCommand.VALUE,
+    "continue": AgentCommand.CONTINUE,
+    "end": AgentCommand.END,
 }
 
 
@@ -42,16 +54,16 @@ def start(
     """Queue the flow of a ticket; starting it again returns the same flow (one flow per ticket).
 
     The flow is started with what it decides from (the process's timings, the ACMO code) as its recorded
-    input: a change of settings reaches new flows, never one already running.
+    input: a change of settings reaches new flows, never one already running. A field some console would
+    refuse is refused here, before anything is touched; a field still empty is not (the bot or an agent may
+    fill it while the customer answers the first contact, and the flow asks an agent for it if not).
     """
     if kind not in FLOW_KINDS:
         raise InvalidInput(f"unknown flow {kind!r}; known: {', '.join(FLOW_KINDS)}")
     if ticket_id <= 0:
         raise InvalidInput(f"ticket number must be positive, got {ticket_id}")
     ticket = zendesk.ticket(ticket_id)
-    if not ticket.line:
-        raise InvalidInput(f"ticket {ticket_id} has no line to migrate (field 'Línea a migrar' is empty)")
-    problem = ticket_identifiers_problem(ticket.line, ticket.holder_ci, ticket.billing_nit)
+    problem = ticket_identifiers_problem(ticket.line, ticket.holder_ci, ticket.billing_nit, line_required=False)
     if problem:
         raise InvalidInput(f"ticket {ticket_id}: {problem}")
     options: EnqueueOptions = {
@@ -97,7 +109,7 @@ def send(
     (the analysts' task is still pending)."""
     if kind not in SEND_KINDS:
         raise InvalidInput(f"unknown message kind {kind!r}; known: {', '.join(SEND_KINDS)}")
-    if kind in ("customer", "token") and not value:
+    if kind in ("customer", "token", "value", "end") and not value:
         raise InvalidInput(f"'{kind}' needs a VALUE ({SEND_KINDS[kind]})")
     flow_id = flow_id_of(ticket_id)
     found = client.list_workflows(workflow_ids=[flow_id], load_input=False, load_output=False)
@@ -109,12 +121,10 @@ def send(
         client.send(
             flow_id, CustomerMessage(comment_id=0, body=value or "").model_dump(mode="json"), Topic.CUSTOMER.value
         )
-    elif kind in ("approve", "reject"):
-        client.send(
-            flow_id,
-            ReviewDecision(approve=kind == "approve", reason=value or "").model_dump(mode="json"),
-            Topic.REVIEWER.value,
-        )
+    elif kind in AGENT_COMMANDS:
+        note = agent_note_in(f"#{AGENT_COMMANDS[kind].value} {value or ''}")
+        assert note is not None, "every agent command kind is a command"
+        client.send(flow_id, note.model_dump(mode="json"), Topic.AGENT.value)
     else:
         return _read_analysts_now(client, flow_id, ticket_id, store, toolkit)
     return True
@@ -145,8 +155,10 @@ def retry(client: DBOSClient, store: RunStore, ticket_id: int) -> int:
     if found[0].status != "ERROR":
         raise InvalidInput(f"the flow of ticket {ticket_id} is {found[0].status}, not failed: nothing to retry")
     steps = client.list_workflow_steps(flow_id)
+    # The last failed step is the one the flow stopped at: earlier ones failed during an outage the flow
+    # waited out, and ran again.
     failed = [s["function_id"] for s in steps if s.get("error") is not None]
-    start_step = failed[0] if failed else None
+    start_step = failed[-1] if failed else None
     store.update_flow(flow_id, state=RunState.RUNNING, error=None)
     client.rewind_workflow(flow_id, start_step=start_step, queue_name=FLOW_QUEUE)
     return start_step or 0

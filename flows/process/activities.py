@@ -343,6 +343,38 @@ class MigrationActivities(DBOSConfiguredInstance):
             self.toolkit, ticket_id, documents, key=write_key(ticket_id, visit)
         ).comment_id
 
+    @DBOS.step(name="hand_off")
+    @recorded
+    def hand_off(self, ticket_id: int, need: str, why: str, who: str, visit: str) -> int | None:
+        """Ask a person (an internal note, the ticket open and tagged for the agents' view), once per visit."""
+        self._still_owner()
+        return tickets.hand_off(self.toolkit, ticket_id, need, why, who, key=write_key(ticket_id, visit)).comment_id
+
+    @DBOS.step(name="hand_back")
+    @recorded
+    def hand_back(self, ticket_id: int) -> bool:
+        """The person answered: the ticket leaves the agents' hand-off view (removing a tag twice is harmless)."""
+        self._still_owner()
+        tickets.hand_back(self.toolkit, ticket_id)
+        return True
+
+    @DBOS.step(name="robot_note")
+    @recorded
+    def robot_note(self, ticket_id: int, body: str, visit: str) -> int | None:
+        """An internal note of the robot's own (why the flow ended, who it waits for), once per visit."""
+        self._still_owner()
+        return tickets.robot_note(self.toolkit, ticket_id, body, key=write_key(ticket_id, visit)).comment_id
+
+    @DBOS.step(name="token_expired")
+    @recorded
+    def token_expired(self, ticket_id: int, line: str) -> bool:
+        """Whether AR shows the line's newest token as expired (PROCESS.md 7.3: a second token only then)."""
+        state = consoles.migration_state(self.toolkit, line).result
+        if state.token_expires_at is None:
+            return True  # no token AR knows of: none can still be valid
+        now = datetime.now(state.token_expires_at.tzinfo)
+        return now >= state.token_expires_at
+
     @DBOS.step(name="save_customer_documents")
     @recorded
     def save_customer_documents(self, ticket_id: int, comment_ids: list[int]) -> list[SavedDocument]:

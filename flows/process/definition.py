@@ -37,6 +37,45 @@ class Macro(str, Enum):
     DESPEDIDA = "BO::Despedida al resolver"
 
 
+#: Macro short names: what an agent writes after ``#terminar`` and what a regression scenario lists (the same
+#: keys the scenarios' ``customer.replies`` use), so people and files speak one language.
+MACRO_SHORT_NAMES: dict[str, Macro] = {
+    "primer_contacto": Macro.PRIMER_CONTACTO,
+    "segundo_contacto": Macro.SEGUNDO_CONTACTO,
+    "cliente_no_contesta": Macro.CLIENTE_NO_CONTESTA,
+    "gestion": Macro.GESTION,
+    "rechazo_fr_ro": Macro.RECHAZO_FR_RO,
+    "otra_compania": Macro.LINEA_OTRA_COMPANIA,
+    "autoagenda": Macro.DERIVACION_AUTOAGENDA,
+    "linea_3g": Macro.LINEA_3G,
+    "deuda_mp": Macro.DEUDA_OTRA_OPERADORA_MP,
+    "oferta_confirmada": Macro.OFERTA_CONFIRMADA,
+    "oferta_sin_confirmacion": Macro.OFERTA_SIN_CONFIRMACION,
+    "recontacto": Macro.RECONTACTO_SIN_RESPUESTA,
+    "no_titular": Macro.CLIENTE_NO_ES_TITULAR,
+    "tyc": Macro.CONFIRMACION_PLAN_TYC,
+    "sms_ar": Macro.ENVIO_SMS_AR,
+    "segundo_token": Macro.SEGUNDO_TOKEN,
+    "token_no_contesta": Macro.TOKEN_CLIENTE_NO_CONTESTA,
+    "deuda_historica": Macro.DEUDA_HISTORICA_MOVIL,
+    "analisis_riesgo": Macro.ANALISIS_DE_RIESGO,
+    "subsanar": Macro.SUBSANAR_OBSERVACION,
+    "infactible": Macro.SOLICITUD_INFACTIBLE,
+    "migracion_exitosa": Macro.MIGRACION_EXITOSA,
+    "despedida": Macro.DESPEDIDA,
+}
+
+
+def macro_named(name: str) -> Macro | None:
+    """The macro an agent named: its short name (``despedida``), member name or exact title."""
+    text = name.strip()
+    key = text.lower().replace(" ", "_")
+    if key in MACRO_SHORT_NAMES:
+        return MACRO_SHORT_NAMES[key]
+    by_name = Macro.__members__.get(text.upper().replace(" ", "_"))
+    return by_name or next((m for m in Macro if m.value == text), None)
+
+
 #: The reply of PROCESS.md 1 b), sent as it is written when a request is derived to a government executive.
 GOVERNMENT_DERIVATION_REPLY = (
     "Estimado cliente, su solicitud ha sido derivada a un ejecutivo especializado en corporaciones, quien se "
@@ -109,6 +148,11 @@ EDGES: list[tuple[Activity, Activity, str]] = [
     (Activity.CONTRACT_ANALYSIS, Activity.UNFEASIBLE, "no subsanable"),
     (Activity.CONTRACT_ANALYSIS, Activity.NO_ANSWER, "observación sin respuesta"),
     (Activity.SUCCESS, Activity.FAREWELL, ""),
+    (Activity.OFFER, Activity.PERSON, "respuesta no entendida"),
+    (Activity.TERMS, Activity.PERSON, "respuesta no entendida"),
+    (Activity.CONTRACT_ANALYSIS, Activity.PERSON, "analistas sin respuesta"),
+    (Activity.SIM_3G, Activity.PERSON, "línea nueva"),
+    (Activity.PERSON, Activity.FAREWELL, "agente termina"),
 ]
 
 
@@ -138,6 +182,8 @@ class Outcome(str, Enum):
     NO_ANSWER_FIX = "sin_respuesta_subsanacion"
     AR_UNRESOLVED = "ar_sin_resolver"
     BUSINESS_RULE = "regla_sin_cubrir"
+    ENDED_BY_AGENT = "terminado_por_agente"
+    HANDOFF_UNANSWERED = "agente_sin_respuesta"
 
 
 class WaitKind(str, Enum):
@@ -146,3 +192,5 @@ class WaitKind(str, Enum):
     CUSTOMER = "customer"
     REVIEWER = "reviewer"
     ANALYSTS = "analysts"
+    AGENT = "agent"  # a hand-off: an agent must answer the robot's note
+    CONSOLE = "console"  # a console is down: the flow tries again after a pause

@@ -8,7 +8,7 @@ numbered wait for the analysts), so two workers reading the same ticket, or a re
 crash, deliver it once.
 
 * ``TicketInbox``: each live flow's ticket through Zendesk's comments API: the customer's public messages
-  (with their attachment names) and a person's "#aprobar" / "#rechazar" internal note.
+  (with their files' names and types) and a person's command notes ("#aprobar", "#valor ...", "#continuar"...).
 * ``AnalystsInbox``: the Contrato digital task of each flow waiting for the analysts, read by one worker
   of the whole deployment at a time (the holder of the run store's ``analysts-reader`` lease), so a 48 h
   wait is one durable wait in the flow and one read per interval for the deployment.
@@ -23,7 +23,14 @@ from loguru import logger
 from flows.engine.run_store import RunStore
 from flows.engine.toolkit import Toolkit
 from flows.process.definition import WaitKind
-from flows.process.messages import AnalystsAnswer, CustomerMessage, Topic, message_key, review_decision_in
+from flows.process.messages import (
+    AnalystsAnswer,
+    CustomerFile,
+    CustomerMessage,
+    Topic,
+    agent_note_in,
+    message_key,
+)
 from flows.steps import consoles
 from pages.errors import RPAError
 from robots.contrato import TaskStatus
@@ -68,14 +75,16 @@ class TicketInbox:
             key = message_key(flow_id, "comment", comment.id)
             if comment.public and comment.author_id == requester:
                 message = CustomerMessage(
-                    comment_id=comment.id, body=comment.body, attachments=[a.file_name for a in comment.attachments]
+                    comment_id=comment.id,
+                    body=comment.body,
+                    files=[CustomerFile(name=a.file_name, content_type=a.content_type) for a in comment.attachments],
                 )
                 self.send(flow_id, message.model_dump(mode="json"), Topic.CUSTOMER, key)
                 forwarded += 1
             elif not comment.public and comment.author_id != requester:
-                decision = review_decision_in(comment.body)
-                if decision is not None:
-                    self.send(flow_id, decision.model_dump(mode="json"), Topic.REVIEWER, key)
+                note = agent_note_in(comment.body, comment.author_id)
+                if note is not None:
+                    self.send(flow_id, note.model_dump(mode="json"), Topic.AGENT, key)
                     forwarded += 1
         if newest != after:
             self.store.update_flow(flow_id, watch_after=newest)

@@ -4,33 +4,51 @@ This module only decides. Every side effect is an activity (``flows.process.acti
 every wait for the outside world is a DBOS ``recv`` with the process's own timeout and follow-up macro.
 A crash anywhere resumes here with finished steps replayed, not repeated.
 
+What customers write is read by interpreters (``flows.process.replies``): understood, unclear, or a request
+for a person. Unclear gets one clarifying public reply; still unclear, or a person asked for, is a hand-off:
+the robot never guesses a yes, an acceptance or a token. A hand-off is an internal note saying what the
+robot needs and why, the ticket open with the tag ``rpa_necesita_agente``, and a wait for the agent's
+command note (``flows.process.messages``). No flow ends without a macro to the customer or such a note.
+
 Choices where the work instruction is silent (also in the closing notes):
-* Activity 1: after *Segundo contacto* goes unanswered, *Cliente no Contesta* is sent at once (the
-  supervisor's reopening is the flow's own follow-up) and the flow ends.
-* After *Recontacto sin Respuesta* (activities 3 and 6) goes unanswered, the flow ends: the ticket stays
-  Pendiente for the inbox rules of the contact centre.
-* A customer who agrees to recover a 3G SIM gets *Despedida*: her answer reopened the ticket, and once her
-  SIM is LTE she writes again, which is a new ticket and a new flow (a flow belongs to one ticket).
-* A wrong or spent token is handled like an expired one: *2do Tocken* and a new token; at most
-  ``max_tokens`` tokens, then *Tocken: Cliente no contesta* and the flow ends if there is still no answer.
-* The CI photos and selfie are judged by a person: an internal note asks for "#aprobar"/"#rechazar";
-  a rejection means the requester is not shown to be the holder (*Cliente no es titular*).
-* Backups for the contract come from the evidence this flow left in the internal notes (the same files,
-  same sha256) and the customer's own attachments.
-* An answer to *Recontacto sin Respuesta* is not read for a plan or an ACEPTO: the flow goes back to 3.1
-  (line state and offer again) or 6.1 (the T&C macro again), as the source says, and reads the answer to that.
-* The billing NIT is the ticket's field, else one the customer wrote in her first answer; it serves both the
-  government check (1 a) and the BCCS change (8.1). Billing to a third party without any NIT is changed in
-  BCCS with the holder's CI, the only document the process collects.
-* An analysts' observation naming no backup the flow knows ("Foto del CI vigente") is not in Zendesk
-  (9.4 b2): *Subsanar Observación* asks the customer, and the task is answered with the first file she sends.
-* *Solicitud Infactible* carries the analysts' reason (9.4 c2 "para informar el motivo del rechazo").
+* Silence: after the last follow-up of activities 1 (*Segundo contacto*), 3 and 6 (*Recontacto sin
+  Respuesta*), 7 (*Tocken: Cliente no contesta*) and after *Subsanar Observación*, the flow keeps waiting up
+  to ``silence_horizon_seconds``; what the customer sends within it counts (a plan, her photos, ACEPTO, a
+  file). At its end the flow closes with the no-answer macro of that wait (1: *Cliente no Contesta*; 3, 6
+  and *Subsanar*: *Despedida*; 7: its macro was the follow-up itself) and an internal note saying why; when
+  that is later than WhatsApp's 24 h window and no approved template is configured, a person closes it.
+* The answers to *Línea de otra compañía* and *Línea 3G* get one wait: silence there is "not interested"
+  (*Despedida*), as the source's "if she does not agree".
+* *Línea 3G* (2 d): recovering the SIM ends with *Despedida* (her return is a new ticket); activating on a
+  new line instead is a hand-off: the agent writes the new number in "Línea a migrar" (a customer's text
+  never fills a field the robots act on) and the flow starts again at the pre-analysis with it.
+* Planifícate: only AC with USIM LTE goes on by itself (2.4); a state no branch names is a hand-off.
+* The NIT (1 a): the ticket's field, else one the customer wrote, else asked for once. Without a NIT a
+  ``.gob.bo`` address is taken as the source's hint of a government entity; otherwise a person decides
+  (``#valor <NIT>``, or ``#continuar`` after checking SICOES). A registry answer "not government" that a
+  ``.gob.bo`` address contradicts also goes to a person. The entity is never migrated as retail by default.
+* The CI photos and selfie are the customer's JPEG/PNG pictures; the reviewer labels them
+  (``#aprobar anverso=1 reverso=2 selfie=3``) and the contract's backups take those labels. A plain
+  ``#aprobar`` is enough when the WhatsApp bot's file names already tell which is which.
+* A token is asked again (not re-sent) when the message holds no possible code or AR says it is wrong or
+  already used; *2do Tocken por Vencimiento* goes out only when AR says the code expired (or, after a silent
+  wait, AR shows the token expired); *Gestión* once per well-formed code before migrating. After
+  ``max_tokens`` tokens without an answer, *Tocken: Cliente no contesta*.
+* A console down after the robot's quick retries is waited out with growing pauses up to
+  ``outage_horizon_seconds``, then handed off; ``#continuar`` tries again. Data no rule covers (a line AR
+  does not know...) is a hand-off as well.
+* A customer who agrees to recover a 3G SIM gets *Despedida*; a reviewer's rejection means "Cliente no es
+  titular"; backups for the contract come from this flow's own evidence; an analysts' observation naming no
+  backup the flow knows is asked of the customer with *Subsanar Observación*; *Solicitud Infactible* carries
+  the analysts' reason (9.4 c2).
 """
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Callable
+from typing import Any, NoReturn
 
 from dbos import DBOS, DBOSClient, DBOSConfiguredInstance
 from pydantic import BaseModel, Field
@@ -38,9 +56,30 @@ from pydantic import BaseModel, Field
 from flows.engine.durable import patched
 from flows.engine.settings import ProcessTimings
 from flows.process.activities import INSTANCE_NAME, MigrationActivities, MigrationDone, contract_backups
-from flows.process.definition import GOVERNMENT_DERIVATION_REPLY, Activity, Macro, Outcome, WaitKind
-from flows.process.messages import AnalystsAnswer, CustomerMessage, ReviewDecision, Topic
-from flows.process.replies import chosen_plan, email_in, is_acceptance, is_refusal, is_yes, nit_in, token_in
+from flows.process.definition import GOVERNMENT_DERIVATION_REPLY, Activity, Macro, Outcome, WaitKind, macro_named
+from flows.process.messages import (
+    AgentCommand,
+    AgentNote,
+    AnalystsAnswer,
+    CustomerFile,
+    CustomerMessage,
+    Topic,
+)
+from flows.process.replies import (
+    Reading,
+    Sim3GChoice,
+    TokenFormat,
+    asks_for_person,
+    email_in,
+    photos_in,
+    read_acceptance,
+    read_data,
+    read_nit,
+    read_plan,
+    read_sim_3g,
+    read_token,
+    read_yes_no,
+)
 from flows.steps.tickets import SavedDocument, identifiers_problem
 from pages.errors import ApplicationError, BusinessError
 from robots.ar import MigrationOutcome, MigrationRequest
@@ -53,10 +92,65 @@ from robots.syshelp import DerivationRequest
 from robots.zendesk import MacroResult
 
 #: The customer's documents PROCESS.md 4.1 asks for.
-REQUIRED_DOCUMENTS = {BackupKind.CI_FRONT.value, BackupKind.CI_BACK.value, BackupKind.SELFIE.value}
+REQUIRED_DOCUMENTS = (BackupKind.CI_FRONT, BackupKind.CI_BACK, BackupKind.SELFIE)
 
 #: Plans offered when Planifícate gives no result (policy "Sin requisitos sin subsidio").
 NO_SUBSIDY_PLANS = ["Mega Plan 49", "Mega Plan 69"]
+
+#: Activities that are bookkeeping, not console or Zendesk work: never waited out as outages.
+_BOOKKEEPING = frozenset({"progress", "finish", "fail", "register"})
+#: Activities a hand-off itself uses: a Zendesk outage there is waited out without a new hand-off.
+_HAND_OFF_STEPS = frozenset({"hand_off", "hand_back", "robot_note"})
+
+
+# -- what the robot tells the customer when her answer is not clear (the process's tone) ---------------
+CLARIFY_DATA = (
+    "Para continuar con tu solicitud necesitamos: nombre completo del titular, número de carnet de identidad, "
+    "la ciudad desde la que nos escribes, el número de la línea a migrar y a nombre de quién se emitirá la "
+    "factura."
+)
+CLARIFY_YES_NO = "Por favor, responde SI o NO para que podamos continuar con tu solicitud."
+CLARIFY_SIM_3G = (
+    "Por favor, indícanos qué prefieres: responde RECUPERAR para renovar tu chip a LTE, LINEA NUEVA para "
+    "activar el plan en una línea nueva, o NO si no deseas continuar."
+)
+CLARIFY_ACCEPTANCE = (
+    "Para continuar, responde con la palabra ACEPTO para aceptar las características del plan y los términos "
+    "y condiciones del servicio."
+)
+ASK_NIT = "Para emitir la factura a nombre de la institución, por favor indícanos su número de NIT."
+CLARIFY_NIT = "Por favor, envíanos solo el número de NIT de la institución (por ejemplo: NIT 1020304050)."
+TOKEN_REMINDER = (
+    "Por favor, escríbenos el código que recibiste por SMS del número 7371 (son {length} letras y números)."
+)
+TOKEN_MISTYPED = (
+    "El código no coincide con el que te enviamos. Revisa el último SMS del número 7371 y escríbelo de nuevo, "
+    "tal como aparece."
+)
+ASK_EMAIL = (
+    "Para derivar tu solicitud a un ejecutivo de corporaciones, por favor indícanos un correo electrónico de contacto."
+)
+CLARIFY_EMAIL = "Por favor, escríbenos solo el correo electrónico de contacto (por ejemplo: nombre@institucion.gob.bo)."
+CLARIFY_FIX = "Por favor, envíanos el documento solicitado como foto o archivo adjunto para levantar la observación."
+
+
+def _missing_offer_parts(plan: str | None, photos: int) -> str:
+    parts = [] if plan else ["el plan que eliges"]
+    if photos < len(REQUIRED_DOCUMENTS):
+        parts.append("las fotos de tu carnet (anverso y reverso) y una selfie sosteniendo tu carnet")
+    return "Para continuar necesitamos " + " y ".join(parts) + "."
+
+
+def _read_email(message: CustomerMessage) -> Reading:
+    email = email_in(message.body)
+    if email:
+        return Reading.understood(email)
+    return Reading.person() if asks_for_person(message.body) else Reading.unclear()
+
+
+def _quote(text: str, limit: int = 160) -> str:
+    flat = " ".join((text or "").split()) or "(sin texto: solo adjuntos)"
+    return f"«{flat[:limit]}{'…' if len(flat) > limit else ''}»"
 
 
 class FlowInput(BaseModel):
@@ -102,20 +196,37 @@ class MigrationWorkflow(DBOSConfiguredInstance):
         return result.model_dump(mode="json")
 
 
+class _Patient:
+    """The activities as the flow calls them: a console outage is waited out, a surprise handed to a person."""
+
+    def __init__(self, flow: MigrationFlow, activities: MigrationActivities) -> None:
+        self._flow = flow
+        self._activities = activities
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._activities, name)
+        if name in _BOOKKEEPING or not callable(attr):
+            return attr
+        return functools.partial(self._flow.patiently, attr, may_hand_off=name not in _HAND_OFF_STEPS)
+
+
 class MigrationFlow:
     """The process for one ticket; each method is one activity of PROCESS.md."""
 
     def __init__(
         self, activities: MigrationActivities, flow_input: FlowInput, patched: Callable[[str], bool] = lambda name: True
     ) -> None:
-        self.act = activities
+        self.raw = activities
+        self.act: Any = _Patient(self, activities)
         self.patched = patched  # ``if self.patched("name"):`` guards a change of the steps (module docstring)
         self.ticket_id = flow_input.ticket_id
         self.timings = flow_input.timings
         self.acmo = flow_input.acmo_code
+        self.token_format = TokenFormat(alphabet=self.timings.token_alphabet, length=self.timings.token_length)
         self.macros: list[str] = []
         self.backups: dict[str, str] = {}  # backup kind -> file kept as evidence
         self.billing_nit: str | None = None
+        self.customer_email: str | None = None
         self.path: list[Activity] = []
         self.visits: Counter[str] = Counter()
         self.analyst_waits = 0
@@ -123,7 +234,7 @@ class MigrationFlow:
 
     # -- the process ----------------------------------------------------------------------------
     def run(self) -> FlowResult:
-        self.act.register(self.ticket_id)
+        self.raw.register(self.ticket_id)
         try:
             self.identify_scenario()  # 1
             preanalysis = self.preanalysis()  # 2
@@ -142,58 +253,131 @@ class MigrationFlow:
         except Ended as end:
             return self.end(end.activity, end.outcome, end.detail)
         except BusinessError as exc:
-            # Data no rule of the process covers (a line AR does not know, a malformed field): a person decides.
+            # Only a hand-off's own Zendesk write can get here (the ticket is gone): nobody can be asked.
             return self.end(Activity.PERSON, Outcome.BUSINESS_RULE, f"{type(exc).__name__}: {exc}")
         except ApplicationError as exc:
-            # Retries are exhausted: the flow fails here, and `rpa flow retry` runs it again from this step.
-            self.act.fail(f"{type(exc).__name__}: {exc}")
+            # Only a hand-off's own Zendesk write can get here, Zendesk down past the outage horizon: the flow
+            # fails, and `rpa flow retry` runs it again from this step.
+            self.raw.fail(f"{type(exc).__name__}: {exc}")
             raise
         raise AssertionError("the process always ends through a branch")  # pragma: no cover
 
     def end(self, activity: Activity, outcome: Outcome, detail: str | None = None) -> FlowResult:
         self.enter(activity)
-        self.act.finish(self.path, outcome, detail)
+        self.raw.finish(self.path, outcome, detail)
         return FlowResult(ticket_id=self.ticket_id, outcome=outcome, activity=activity, macros=self.macros)
 
     # 1 ------------------------------------------------------------------------------------------
     def identify_scenario(self) -> None:
         self.enter(Activity.IDENTIFY)
         self.ticket = self.act.read_ticket(self.ticket_id)
-        reply = self.ask(
-            Macro.PRIMER_CONTACTO, "datos del cliente (primer contacto)", follow_ups=[Macro.SEGUNDO_CONTACTO]
+        got = self.ask(
+            Macro.PRIMER_CONTACTO,
+            "datos del cliente (primer contacto)",
+            lambda m: read_data(m.body),
+            clarification=CLARIFY_DATA,
+            need="los datos del cliente (primer contacto)",
+            follow_ups=[Macro.SEGUNDO_CONTACTO],
+            horizon=True,
         )
-        if reply is None:
-            self.macro(Macro.CLIENTE_NO_CONTESTA)
-            raise Ended(Activity.NO_ANSWER, Outcome.UNREACHABLE)
-        self.ticket = self.act.read_ticket(self.ticket_id)  # the bot and the agent may have filled fields
-        if not self.ticket.line or not self.ticket.holder_ci:
-            raise Ended(Activity.PERSON, Outcome.INCOMPLETE_DATA)
-        problem = identifiers_problem(self.ticket)
-        if problem:
-            # A value some console would refuse stops the flow here, before any console is touched.
-            raise Ended(Activity.PERSON, Outcome.INCOMPLETE_DATA, problem)
-        billing = self.ticket.billing_name
+        if got is None:
+            self.close_silent(Macro.CLIENTE_NO_CONTESTA, "al primer y al segundo contacto", Outcome.UNREACHABLE)
+        reading, reply = got
+        self.require_ticket_fields()
+        data = reading.value
         # The NIT the customer wrote counts as much as the one the bot filled in (1 a; 8.1 bills to it).
-        self.billing_nit = self.ticket.billing_nit or nit_in(reply.body)
+        self.billing_nit = self.ticket.billing_nit or getattr(data, "nit", None)
+        self.customer_email = getattr(data, "email", None) or email_in(reply.body)
+        billing = self.ticket.billing_name
         if billing and billing != self.ticket.holder_name and billing_needs_government_check(billing):
-            self.check_government_entity(billing, reply)
+            self.check_government_entity(billing)
 
-    def check_government_entity(self, billing: str, reply: CustomerMessage) -> None:
+    def require_ticket_fields(self) -> None:
+        """The line and CI come from the ticket's fields, never from what the customer wrote: a missing or
+        malformed one is a hand-off naming it, before any console is touched."""
+        while True:
+            self.ticket = self.act.read_ticket(self.ticket_id)  # the bot and the agent may have filled fields
+            missing = [
+                label
+                for label, value in (("Línea a migrar", self.ticket.line), ("CI del titular", self.ticket.holder_ci))
+                if not value
+            ]
+            problem = identifiers_problem(self.ticket)
+            if not missing and not problem:
+                return
+            need = f"completar el campo {', '.join(missing)} del ticket" if missing else "corregir un campo del ticket"
+            self.hand_off(
+                need,
+                problem or "el robot no toma estos datos de lo que escribe el cliente",
+                accepts={AgentCommand.CONTINUE},
+            )
+
+    def check_government_entity(self, billing: str) -> None:
+        """PROCESS.md 1 a-d: a billing entity that may be public is checked by its NIT before anything else."""
         self.enter(Activity.NIT_CHECK)
+        gob_hint = any(".gob.bo" in (text or "").lower() for text in (self.customer_email, billing))
         nit = self.billing_nit
         if not nit:
-            return  # no NIT to verify: not identified as government, normal process (1 d)
+            self.act.public_reply(self.ticket_id, ASK_NIT, self.visit("reply:nit"))
+            message = self.wait_customer("NIT de la institución", self.timings.customer_reply_seconds)
+            got = (
+                self.understand(
+                    message,
+                    lambda m: read_nit(m.body),
+                    waiting_for="NIT de la institución",
+                    clarification=CLARIFY_NIT,
+                    need="el NIT de la institución de facturación",
+                )
+                if message is not None
+                else None
+            )
+            nit = got[0].value if got is not None else None
+            self.billing_nit = nit
+        if not nit and gob_hint:
+            self.derive_to_government(billing, nit or "sin NIT")
+        while not nit:
+            note = self.hand_off(
+                "el NIT de la institución de facturación",
+                f"La factura va a nombre de «{billing}», que puede ser una entidad pública, y no hay NIT: el proceso "
+                "no sigue como venta normal sin verificarlo (1 a). Responda '#valor <NIT>', o '#continuar' si "
+                "verificó en SICOES que no es una entidad de gobierno.",
+            )
+            if note.command == AgentCommand.CONTINUE:
+                return
+            nit = read_nit(note.text).value
+        self.billing_nit = nit
         check = self.act.lookup_nit(self.ticket_id, nit)
-        if not check.result.is_government:
-            return
+        if check.result.is_government:
+            self.derive_to_government(billing, nit)
+        if gob_hint:
+            self.hand_off(
+                "confirmar si la institución es de gobierno",
+                f"El padrón no identifica el NIT {nit} como entidad de gobierno, pero sus datos usan un dominio "
+                "'.gob.bo'. Responda '#continuar' si no es de gobierno o '#terminar' con la macro que corresponda.",
+                accepts={AgentCommand.CONTINUE},
+            )
+
+    def derive_to_government(self, billing: str, nit: str) -> NoReturn:
         self.enter(Activity.DERIVE_GOVERNMENT)
+        while not self.customer_email:
+            # 1 b: the derivation carries a contact e-mail; the customer is asked for it once.
+            self.act.public_reply(self.ticket_id, ASK_EMAIL, self.visit("reply:email"))
+            message = self.wait_customer("correo de contacto", self.timings.customer_reply_seconds)
+            got = self.understand(
+                message,
+                _read_email,
+                waiting_for="correo de contacto",
+                clarification=CLARIFY_EMAIL,
+                need="un correo de contacto para la derivación a Ejecutivos Gobierno",
+            )
+            self.customer_email = str(got[0].value) if got is not None else None
         self.act.derive_to_government(
             self.ticket_id,
             DerivationRequest(
                 entity_name=billing,
                 contact_name=self.ticket.holder_name or "",
                 phone=self.ticket.line or "",
-                email=email_in(reply.body) or "",
+                email=self.customer_email or "",
                 description=f"Migración prepago a pospago de la línea {self.ticket.line} con facturación a {billing} "
                 f"(NIT {nit}).",
             ),
@@ -207,7 +391,7 @@ class MigrationFlow:
         self.enter(Activity.PREANALYSIS)
         self.macro(Macro.GESTION)
         done = self.act.preanalysis(self.ticket_id, self.line, self.visit("evidence:preanalysis"))
-        result = done.result
+        result: PreanalysisResult = done.result
         self.backups[BackupKind.PREANALYSIS.value] = done.evidence.first_file
         self.preanalysis_verdict = result.verdict
         if result.verdict in (PreanalysisVerdict.ELIGIBLE, PreanalysisVerdict.NO_RESULT):
@@ -218,72 +402,175 @@ class MigrationFlow:
             self.farewell(Outcome.REJECTED_FR_RO)
         if result.verdict == PreanalysisVerdict.OTHER_OPERATOR:
             self.enter(Activity.OTHER_OPERATOR)
-            answer = self.ask(Macro.LINEA_OTRA_COMPANIA, "interés en la portabilidad")
-            if answer is not None and is_yes(answer.body):
+            got = self.ask(
+                Macro.LINEA_OTRA_COMPANIA,
+                "interés en la portabilidad",
+                lambda m: read_yes_no(m.body),
+                clarification=CLARIFY_YES_NO,
+                need="si el cliente quiere la portabilidad (si/no)",
+            )
+            if got is not None and got[0].value is True:
                 self.macro(Macro.DERIVACION_AUTOAGENDA)
                 raise Ended(Activity.OTHER_OPERATOR, Outcome.DERIVED_PORTABILITY)
             self.farewell(Outcome.OTHER_OPERATOR_NOT_INTERESTED)
         if result.verdict == PreanalysisVerdict.SIM_3G:
-            self.enter(Activity.SIM_3G)
-            answer = self.ask(Macro.LINEA_3G, "recuperación de SIM a LTE")
-            if answer is not None and is_yes(answer.body):
-                self.farewell(Outcome.SIM_RECOVERY_PENDING)
+            return self.sim_3g()
+        if result.verdict == PreanalysisVerdict.DEBT_MP:
+            self.enter(Activity.DEBT_MP)
+            self.macro(Macro.DEUDA_OTRA_OPERADORA_MP)
+            raise Ended(Activity.DEBT_MP, Outcome.DEBT_OTHER_OPERATOR)
+        # 2.4: only AC with USIM LTE goes on; a state no branch names is for a person to judge.
+        self.hand_off(
+            "decidir si la línea puede migrar",
+            f"Planifícate muestra estado {result.state}, SIM {result.sim}: el proceso solo sigue con AC y USIM LTE "
+            "(2.4) y ninguna de sus ramas cubre este caso. '#continuar' envía la oferta.",
+            accepts={AgentCommand.CONTINUE},
+        )
+        return result
+
+    def sim_3g(self) -> PreanalysisResult:
+        """2 d: recover the SIM to LTE first, unless the plan goes on a new line."""
+        self.enter(Activity.SIM_3G)
+        got = self.ask(
+            Macro.LINEA_3G,
+            "recuperación de SIM a LTE o línea nueva",
+            lambda m: read_sim_3g(m.body),
+            clarification=CLARIFY_SIM_3G,
+            need="qué prefiere el cliente: recuperar_sim, linea_nueva o no",
+        )
+        choice = got[0].value if got is not None else Sim3GChoice.DECLINE
+        if choice == Sim3GChoice.RECOVER:
+            self.farewell(Outcome.SIM_RECOVERY_PENDING)
+        if choice != Sim3GChoice.NEW_LINE:
             self.farewell(Outcome.SIM_3G_NO_AGREEMENT)
-        self.enter(Activity.DEBT_MP)
-        self.macro(Macro.DEUDA_OTRA_OPERADORA_MP)
-        raise Ended(Activity.DEBT_MP, Outcome.DEBT_OTHER_OPERATOR)
+        old_line = self.line
+        while self.line == old_line:
+            self.hand_off(
+                "registrar la línea nueva",
+                "El cliente prefiere activar el plan en una línea nueva (2 d). Escriba su número en el campo "
+                "'Línea a migrar' y responda '#continuar': el robot repite el preanálisis con esa línea.",
+                accepts={AgentCommand.CONTINUE},
+            )
+            self.require_ticket_fields()
+        return self.preanalysis()
 
     # 3 ------------------------------------------------------------------------------------------
     def offer(self, preanalysis: PreanalysisResult) -> tuple[str, list[SavedDocument]]:
         plans = preanalysis.recommended_plans or NO_SUBSIDY_PLANS
+        first: CustomerMessage | None = None
         while True:
             self.enter(Activity.OFFER)
             state = self.act.line_status(self.ticket_id, self.line, self.visit("evidence:line-status"))
-            self.line_state = state.result
+            self.line_state: LineStatus = state.result
             self.backups[BackupKind.LINE_CONFIRMED.value] = state.evidence.first_file
-            plans_image = self.act.plans_image(self.ticket_id, plans)
-            offer = Macro.OFERTA_CONFIRMADA if self.line_state.confirmed else Macro.OFERTA_SIN_CONFIRMACION
-            self.macro(offer, attachments=[plans_image])
-            answer = self.collect_plan_and_documents(plans)
+            if first is None:
+                plans_image = self.act.plans_image(self.ticket_id, plans)
+                offer = Macro.OFERTA_CONFIRMADA if self.line_state.confirmed else Macro.OFERTA_SIN_CONFIRMACION
+                self.macro(offer, attachments=[plans_image])
+            answer = self.collect_plan_and_documents(plans, first)
             if answer is not None:
                 return answer
-            if self.ask(Macro.RECONTACTO_SIN_RESPUESTA, "respuesta a la oferta") is None:
-                raise Ended(Activity.NO_ANSWER, Outcome.NO_ANSWER_OFFER)
+            self.macro(Macro.RECONTACTO_SIN_RESPUESTA)
+            message = self.wait_silence("respuesta a la oferta")
+            if message is None:
+                self.close_silent(Macro.DESPEDIDA, "a la oferta y al recontacto", Outcome.NO_ANSWER_OFFER)
+            # 3.4: back to 3.1; what her answer already carries (a plan, her photos) counts.
+            carries = read_plan(message.body, plans).understood or photos_in(self.files_of(message))
+            first = message if carries else None
 
-    def collect_plan_and_documents(self, plans: list[str]) -> tuple[str, list[SavedDocument]] | None:
+    def collect_plan_and_documents(
+        self, plans: list[str], first: CustomerMessage | None = None
+    ) -> tuple[str, list[SavedDocument]] | None:
         """The customer picks a plan and sends CI front, back and selfie, in one or several messages."""
         plan: str | None = None
         comment_ids: list[int] = []
-        kinds: set[str] = set()
-        while plan is None or not kinds >= REQUIRED_DOCUMENTS:
-            message = self.wait_customer("plan elegido, CI y selfie", self.timings.customer_reply_seconds)
+        photos = 0
+        clarified = False
+        pending = [first] if first is not None else []
+        while plan is None or photos < len(REQUIRED_DOCUMENTS):
+            message = pending.pop() if pending else None
+            if message is None:
+                message = self.wait_customer("plan elegido, CI y selfie", self.timings.customer_reply_seconds)
             if message is None:
                 return None
-            plan = plan or chosen_plan(message.body, plans)
-            if message.attachments:
+            progressed = False
+            reading = read_plan(message.body, plans)
+            if reading.understood and plan is None:
+                plan, progressed = reading.value, True
+            new_photos = photos_in(self.files_of(message))
+            if new_photos:
                 comment_ids.append(message.comment_id)
-                kinds |= {
-                    kind.value
-                    for name in message.attachments
-                    if (kind := BackupKind.of_customer_file(name)) is not None
-                }
+                photos += len(new_photos)
+                progressed = True
+            if progressed:
+                continue
+            if asks_for_person(message.body) or clarified:
+                why = (
+                    "El cliente pidió hablar con una persona"
+                    if asks_for_person(message.body)
+                    else ("La respuesta sigue sin entenderse tras una aclaración")
+                )
+                note = self.hand_off(
+                    "el plan elegido y las fotos del CI y la selfie",
+                    f"{why}: {_quote(message.body)}. '#valor <plan>' da el plan; las fotos las envía el cliente.",
+                )
+                if note.command == AgentCommand.VALUE:
+                    plan = read_plan(note.text, plans).value or plan
+                clarified = False
+                continue
+            self.act.public_reply(self.ticket_id, _missing_offer_parts(plan, photos), self.visit("reply:clarify"))
+            clarified = True
         return plan, self.act.save_customer_documents(self.ticket_id, comment_ids)
 
     # 4 ------------------------------------------------------------------------------------------
     def validate_holder(self, documents: list[SavedDocument]) -> LineStatus:
         self.enter(Activity.HOLDER)
         self.macro(Macro.GESTION)
-        for document in documents:
-            self.backups.setdefault(document.kind, document.path)
         self.act.request_document_review(self.ticket_id, [d.path for d in documents], self.visit("note:review"))
-        decision = self.wait_reviewer()
-        if decision is None:
-            raise Ended(Activity.PERSON, Outcome.DOCUMENT_REVIEW_PENDING)
-        if not decision.approve or not (self.ticket.holder_ci and self.line_state.is_holder(self.ticket.holder_ci)):
-            self.enter(Activity.NOT_HOLDER)
-            self.macro(Macro.CLIENTE_NO_ES_TITULAR)
-            raise Ended(Activity.NOT_HOLDER, Outcome.NOT_HOLDER)
+        labels: dict[str, str] | None = None
+        while labels is None:
+            decision = self.wait_reviewer()
+            if decision is None:
+                decision = self.hand_off(
+                    "la revisión del CI y la selfie",
+                    "Nadie revisó las fotos del cliente en el plazo previsto.",
+                    who="un supervisor",
+                    accepts={AgentCommand.APPROVE, AgentCommand.REJECT},
+                )
+            if not decision.approve:
+                self.not_holder()
+            labels = self.labelled(documents, decision)
+            if labels is None:
+                self.act.robot_note(
+                    self.ticket_id,
+                    "Revisión de documentos: indique qué foto es cada una, con '#aprobar anverso=N reverso=N "
+                    "selfie=N' (N: el número de la foto en la lista de la nota de revisión).",
+                    self.visit("note:review-labels"),
+                )
+        self.backups.update(labels)
+        if not (self.ticket.holder_ci and self.line_state.is_holder(self.ticket.holder_ci)):
+            self.not_holder()
         return self.line_state
+
+    @staticmethod
+    def labelled(documents: list[SavedDocument], decision: AgentNote) -> dict[str, str] | None:
+        """Backup kind -> photo, as the reviewer labelled them, else as the bot's file names tell; None when
+        neither says which photo is the CI front, the back and the selfie."""
+        if decision.labels:
+            chosen = {kind: decision.labels.get(kind.value) for kind in REQUIRED_DOCUMENTS}
+            numbers = [n for n in chosen.values() if n is not None]
+            if len(set(numbers)) == len(REQUIRED_DOCUMENTS) and all(1 <= n <= len(documents) for n in numbers):
+                return {kind.value: documents[n - 1].path for kind, n in chosen.items() if n is not None}
+            return None
+        by_name = {d.kind: d.path for d in documents}
+        if all(kind.value in by_name for kind in REQUIRED_DOCUMENTS):
+            return {kind.value: by_name[kind.value] for kind in REQUIRED_DOCUMENTS}
+        return None
+
+    def not_holder(self) -> NoReturn:
+        self.enter(Activity.NOT_HOLDER)
+        self.macro(Macro.CLIENTE_NO_ES_TITULAR)
+        raise Ended(Activity.NOT_HOLDER, Outcome.NOT_HOLDER)
 
     # 5 ------------------------------------------------------------------------------------------
     def confirm_line(self) -> None:
@@ -292,9 +579,7 @@ class MigrationFlow:
             self.ticket_id, self.line, self.ticket.holder_ci or "", self.acmo, self.visit("evidence:confirm-line")
         )
         if done.result.outcome == ConfirmationOutcome.NOT_HOLDER:
-            self.enter(Activity.NOT_HOLDER)
-            self.macro(Macro.CLIENTE_NO_ES_TITULAR)
-            raise Ended(Activity.NOT_HOLDER, Outcome.NOT_HOLDER)
+            self.not_holder()
         if done.evidence.files:
             self.backups[BackupKind.LINE_CONFIRMED.value] = done.evidence.first_file
 
@@ -308,17 +593,34 @@ class MigrationFlow:
                 sent = self.macro(Macro.CONFIRMACION_PLAN_TYC)  # 6.2: the same macro, unchanged
                 answer = self.wait_customer("ACEPTO", self.timings.customer_reply_seconds)
             if answer is None:
-                if self.ask(Macro.RECONTACTO_SIN_RESPUESTA, "respuesta a T&C") is None:
-                    raise Ended(Activity.NO_ANSWER, Outcome.NO_ANSWER_TERMS)
-                continue  # 6.3: back to 6.1
-            if is_acceptance(answer.body):
+                self.macro(Macro.RECONTACTO_SIN_RESPUESTA)
+                answer = self.wait_silence("respuesta a T&C")
+                if answer is None:
+                    self.close_silent(Macro.DESPEDIDA, "a los T&C y al recontacto", Outcome.NO_ANSWER_TERMS)
+                if read_acceptance(answer.body).value is None and not asks_for_person(answer.body):
+                    continue  # 6.3: back to 6.1; an ACEPTO or a refusal in her answer counts
+            got = self.understand(
+                answer,
+                self._acceptance,
+                waiting_for="ACEPTO",
+                clarification=CLARIFY_ACCEPTANCE,
+                need="la aceptación del cliente (la palabra ACEPTO, escrita por él)",
+                agent_value=False,
+            )
+            if got is None:
+                continue
+            reading, message = got
+            if reading.value is True:
                 evidence = self.act.terms_acceptance_evidence(
-                    self.ticket_id, sent.comment_id, answer.comment_id, self.visit("evidence:terms-acceptance")
+                    self.ticket_id, sent.comment_id, message.comment_id, self.visit("evidence:terms-acceptance")
                 )
                 self.backups[BackupKind.TERMS_ACCEPTANCE.value] = evidence.first_file
                 return
-            if is_refusal(answer.body):
-                self.farewell(Outcome.TERMS_REFUSED)
+            self.farewell(Outcome.TERMS_REFUSED)
+
+    @staticmethod
+    def _acceptance(message: CustomerMessage) -> Reading:
+        return read_acceptance(message.body)
 
     # 7 ------------------------------------------------------------------------------------------
     def token_and_migration(self, plan: str) -> bool:
@@ -326,47 +628,90 @@ class MigrationFlow:
         self.enter(Activity.MIGRATION)
         self.macro(Macro.ENVIO_SMS_AR)
         self.act.issue_token(self.ticket_id, self.line, self.visit("ar:token"))
-        tokens = 1
+        tokens, asked_again = 1, False
+        tried: set[str] = set()
         while True:
-            answer = self.wait_customer("token del SMS", self.timings.token_reply_seconds)
-            code = token_in(answer.body) if answer is not None else None
-            if code is not None:
-                self.macro(Macro.GESTION)
+            message = self.wait_customer("token del SMS", self.timings.token_reply_seconds)
+            if message is None:
+                if not self.act.token_expired(self.ticket_id, self.line):
+                    continue  # the code is still valid: she may still send it
+                if tokens >= self.timings.max_tokens:
+                    # 7.4: no answer to the second token: is she available for another one?
+                    self.macro(Macro.TOKEN_CLIENTE_NO_CONTESTA)
+                    if self.wait_silence("disponibilidad para el token") is None:
+                        self.close_silent(None, "a los tokens enviados", Outcome.NO_ANSWER_TOKEN)
+                    tokens = 0
+                tokens, asked_again = tokens + 1, False
+                self.macro(Macro.SEGUNDO_TOKEN)
+                self.act.issue_token(self.ticket_id, self.line, self.visit("ar:token"))
+                continue
+            code = self.token_of(message, tried, asked_again)
+            if code is None:
+                asked_again = True
+                continue
+            tried.add(code)
+            self.macro(Macro.GESTION)  # 7.5: once per well-formed code, before migrating
+            done = self.migrate(code, plan)
+            if done.reconciled and done.line_migrated is False:
+                # A crash left the migration in doubt and AR shows none: the customer's code is still
+                # the one she has, so it is tried again rather than asking her for another.
                 done = self.migrate(code, plan)
-                if done.reconciled and done.line_migrated is False:
-                    # A crash left the migration in doubt and AR shows none: the customer's code is still
-                    # the one she has, so it is tried again rather than asking her for another.
-                    done = self.migrate(code, plan)
-                if done.migrated:
-                    return True
-                if done.outcome == MigrationOutcome.REFUSED:
-                    self.backups[BackupKind.AR_ERROR.value] = done.evidence.first_file
-                    return False
-                if done.outcome == MigrationOutcome.HISTORICAL_DEBT:
-                    self.historical_debt()
-                if done.outcome not in (
-                    MigrationOutcome.TOKEN_EXPIRED,
-                    MigrationOutcome.TOKEN_WRONG,
-                    MigrationOutcome.TOKEN_USED,
-                ):
-                    what = done.outcome.value if done.outcome else "estado desconocido"
-                    raise Ended(Activity.PERSON, Outcome.AR_UNRESOLVED, f"AR: {what}. {done.message}")
-            # 7.3 / 7.4: no token, or one AR refused: a new token, until the customer stops answering.
-            if tokens >= self.timings.max_tokens:
-                if self.ask(Macro.TOKEN_CLIENTE_NO_CONTESTA, "disponibilidad para el token") is None:
-                    raise Ended(Activity.NO_ANSWER, Outcome.NO_ANSWER_TOKEN)
-                tokens = 0
-            tokens += 1
+            if done.migrated:
+                return True
+            if done.outcome == MigrationOutcome.REFUSED:
+                self.backups[BackupKind.AR_ERROR.value] = done.evidence.first_file
+                return False
+            if done.outcome == MigrationOutcome.HISTORICAL_DEBT:
+                self.historical_debt()
+            if done.outcome == MigrationOutcome.TOKEN_EXPIRED:
+                # 7.3: AR says the code expired: the second token.
+                tokens, asked_again = tokens + 1, False
+                self.macro(Macro.SEGUNDO_TOKEN)
+                self.act.issue_token(self.ticket_id, self.line, self.visit("ar:token"))
+                continue
+            if done.outcome in (MigrationOutcome.TOKEN_WRONG, MigrationOutcome.TOKEN_USED) and not asked_again:
+                asked_again = True
+                self.act.public_reply(self.ticket_id, TOKEN_MISTYPED, self.visit("reply:token-mistyped"))
+                continue
+            what = done.outcome.value if done.outcome else "estado desconocido"
+            self.hand_off(
+                "decidir cómo sigue la migración en AR",
+                f"AR respondió {what} al código {code}: {done.message}. '#continuar' envía un token nuevo.",
+                accepts={AgentCommand.CONTINUE},
+            )
+            tokens, asked_again = tokens + 1, False
             self.macro(Macro.SEGUNDO_TOKEN)
             self.act.issue_token(self.ticket_id, self.line, self.visit("ar:token"))
+
+    def token_of(self, message: CustomerMessage, tried: set[str], asked_again: bool) -> str | None:
+        """The code in her message, or None after a reminder (or a hand-off) when it holds none to try."""
+        reading = read_token(message.body, self.token_format)
+        if reading.understood and reading.value not in tried:
+            return str(reading.value)
+        if reading.wants_person or asked_again:
+            note = self.hand_off(
+                "el código del SMS (token)",
+                f"{'El cliente pidió una persona' if reading.wants_person else 'Sin un código válido tras recordarlo'}:"
+                f" {_quote(message.body)}. '#valor <código>' lo prueba en AR; '#continuar' espera al cliente.",
+            )
+            if note.command == AgentCommand.VALUE:
+                valued = read_token(note.text, self.token_format)
+                if valued.understood:
+                    return str(valued.value)
+            return None
+        # A message that holds no possible code gets a reminder, not a new token.
+        reminder = TOKEN_REMINDER.format(length=self.token_format.length)
+        self.act.public_reply(self.ticket_id, reminder, self.visit("reply:token-reminder"))
+        return None
 
     def migrate(self, code: str, plan: str) -> MigrationDone:
         request = MigrationRequest(
             line=self.line, token=code, plan=plan, city=self.ticket.city or "", billing_address=self.ticket.city or ""
         )
-        return self.act.migrate_once(self.ticket_id, request, self.visit("evidence:ar-error"))
+        done: MigrationDone = self.act.migrate_once(self.ticket_id, request, self.visit("evidence:ar-error"))
+        return done
 
-    def historical_debt(self) -> None:
+    def historical_debt(self) -> NoReturn:
         self.enter(Activity.HISTORICAL_DEBT)
         debt = self.act.historical_debt(self.ticket_id, self.ticket.holder_ci or "", self.visit("evidence:debt"))
         self.macro(Macro.DEUDA_HISTORICA_MOVIL, extra_text=f"Monto adeudado: {debt.result.amount_text}")
@@ -383,7 +728,8 @@ class MigrationFlow:
             contract_backups(self.backups, analysed=False, preanalysis_counts=self.preanalysis_counts),
             self.visit("contrato:contract"),
         )
-        return self.act.print_contract(self.ticket_id, number, self.visit("evidence:contract-pdf"))
+        pdf: str = self.act.print_contract(self.ticket_id, number, self.visit("evidence:contract-pdf"))
+        return pdf
 
     @property
     def preanalysis_counts(self) -> bool:
@@ -408,14 +754,29 @@ class MigrationFlow:
         backups = contract_backups(self.backups, analysed=True, preanalysis_counts=self.preanalysis_counts)
         task = self.act.send_to_analysis(self.ticket_id, self.ticket, plan, backups, self.visit("contrato:analysis"))
         self.macro(Macro.ANALISIS_DE_RIESGO)
+        self.act.robot_note(
+            self.ticket_id,
+            f"El robot espera a los analistas de Activaciones: la tarea {task.task_number} del contrato "
+            f"{task.contract_number} está en revisión en Contrato digital; el flujo sigue cuando la aprueben u "
+            "observen.",
+            self.visit("note:analysts"),
+        )
         while True:
             answer = self.wait_analysts(task.task_number)
             if answer is None:
-                raise Ended(Activity.PERSON, Outcome.ANALYSTS_SILENT)
+                self.hand_off(
+                    f"la respuesta de los analistas a la tarea {task.task_number}",
+                    "Los analistas de Activaciones no respondieron en el plazo previsto. '#continuar' sigue "
+                    "esperando su respuesta.",
+                    who="los analistas de Activaciones (o un agente que les consulte)",
+                    accepts={AgentCommand.CONTINUE},
+                )
+                continue
             if answer.status == TaskStatus.APPROVED:
-                return self.act.print_contract(
+                pdf: str = self.act.print_contract(
                     self.ticket_id, task.contract_number, self.visit("evidence:contract-pdf")
                 )
+                return pdf
             if answer.status == TaskStatus.UNFIXABLE:
                 reason = answer.reason or "Observación no subsanable"
                 self.act.dismiss_task(self.ticket_id, task.task_number, reason, self.visit("contrato:task-dismiss"))
@@ -426,30 +787,244 @@ class MigrationFlow:
             missing = answer.missing_kind
             document = self.backups.get(missing.value) if missing else None
             if not document:
-                # 9.4 b2: not in Zendesk: ask the customer for it.
-                self.macro(Macro.SUBSANAR_OBSERVACION, extra_text=f"Documento requerido: {answer.missing_backup}")
-                message = self.wait_customer("documento para subsanar", self.timings.customer_reply_seconds)
-                if message is None or not message.attachments:
-                    raise Ended(Activity.NO_ANSWER, Outcome.NO_ANSWER_FIX)
-                saved = self.act.save_customer_documents(self.ticket_id, [message.comment_id])
-                document = saved[0].path
-                missing = missing or BackupKind(saved[0].kind)
-                self.backups[missing.value] = document
+                document, missing = self.fix_from_customer(answer, missing)
             assert missing is not None, "a backup found in the notes was found by its kind"
             self.act.answer_task(
                 self.ticket_id, task.task_number, missing, document, self.visit("contrato:task-answer")
             )
             self.macro(Macro.ANALISIS_DE_RIESGO)  # 9.3 again: back in review
 
+    def fix_from_customer(self, answer: AnalystsAnswer, missing: BackupKind | None) -> tuple[str, BackupKind]:
+        """9.4 b2: the missing document is not in Zendesk: *Subsanar Observación* asks the customer for a file."""
+        self.macro(Macro.SUBSANAR_OBSERVACION, extra_text=f"Documento requerido: {answer.missing_backup}")
+        message = self.wait_customer("documento para subsanar", self.timings.customer_reply_seconds)
+        if message is None:
+            message = self.wait_silence("documento para subsanar", extra=False)
+        clarified = False
+        while True:
+            if message is None:
+                self.close_silent(Macro.DESPEDIDA, "a Subsanar Observación", Outcome.NO_ANSWER_FIX)
+            saved = (
+                self.act.save_customer_documents(self.ticket_id, [message.comment_id])
+                if photos_in(self.files_of(message))
+                else []
+            )
+            if saved:
+                # The kind the analysts named, else the one the bot's file name tells, else a CI photo (what an
+                # observation about the customer's documents asks for).
+                named = saved[0].kind if saved[0].kind in {k.value for k in BackupKind} else None
+                kind = (
+                    missing
+                    or BackupKind.from_label(answer.missing_backup)
+                    or BackupKind(named or BackupKind.CI_FRONT.value)
+                )
+                self.backups[kind.value] = saved[0].path
+                return saved[0].path, kind
+            if asks_for_person(message.body) or clarified:
+                self.hand_off(
+                    f"el documento para subsanar la observación ({answer.missing_backup})",
+                    f"El cliente no envió el documento: {_quote(message.body)}. '#continuar' espera su archivo.",
+                    accepts={AgentCommand.CONTINUE},
+                )
+                clarified = False
+            else:
+                self.act.public_reply(self.ticket_id, CLARIFY_FIX, self.visit("reply:clarify"))
+                clarified = True
+            message = self.wait_customer("documento para subsanar", self.timings.customer_reply_seconds)
+            if message is None:
+                message = self.wait_silence("documento para subsanar", extra=False)
+
     # 10, 11 -------------------------------------------------------------------------------------
     def confirm_migration(self, pdf: str) -> None:
         self.enter(Activity.SUCCESS)
         self.macro(Macro.MIGRACION_EXITOSA, attachments=[pdf])
 
-    def farewell(self, outcome: Outcome) -> None:
+    def farewell(self, outcome: Outcome) -> NoReturn:
         self.enter(Activity.FAREWELL)
         self.macro(Macro.DESPEDIDA)
         raise Ended(Activity.FAREWELL, outcome)
+
+    # -- reading the customer -----------------------------------------------------------------------
+    def ask(
+        self,
+        macro: Macro,
+        waiting_for: str,
+        read: Callable[[CustomerMessage], Reading],
+        *,
+        clarification: str,
+        need: str,
+        follow_ups: list[Macro] | None = None,
+        horizon: bool = False,
+    ) -> tuple[Reading, CustomerMessage] | None:
+        """Send a macro and wait for an answer the interpreter understands; send each follow-up after each
+        silence and, with ``horizon``, keep waiting after the last one. None: the customer stayed silent."""
+        steps = [macro, *(follow_ups or [])]
+        for number, step in enumerate(steps, start=1):
+            self.macro(step)
+            message = self.wait_customer(waiting_for, self.timings.customer_reply_seconds)
+            if message is None and horizon and number == len(steps):
+                message = self.wait_silence(waiting_for, extra=False)
+            if message is not None:
+                return self.understand(message, read, waiting_for=waiting_for, clarification=clarification, need=need)
+        return None
+
+    def understand(
+        self,
+        message: CustomerMessage | None,
+        read: Callable[[CustomerMessage], Reading],
+        *,
+        waiting_for: str,
+        clarification: str,
+        need: str,
+        agent_value: bool = True,
+    ) -> tuple[Reading, CustomerMessage] | None:
+        """Read a reply: unclear gets one clarifying reply, then a hand-off; a request for a person is a
+        hand-off at once. None: the customer fell silent after the clarification."""
+        clarified = False
+        while message is not None:
+            reading = read(message)
+            if reading.understood:
+                return reading, message
+            if reading.wants_person or clarified:
+                why = (
+                    "El cliente pidió hablar con una persona"
+                    if reading.wants_person
+                    else ("La respuesta sigue sin entenderse tras una aclaración")
+                )
+                how = "'#valor <dato>' lo da" if agent_value else "el cliente debe escribirlo él mismo"
+                note = self.hand_off(
+                    need,
+                    f"{why}: {_quote(message.body)}. {how}; '#continuar' espera otra respuesta del cliente.",
+                    accepts={AgentCommand.VALUE, AgentCommand.CONTINUE} if agent_value else {AgentCommand.CONTINUE},
+                )
+                if note.command == AgentCommand.VALUE:
+                    valued = read(CustomerMessage(comment_id=message.comment_id, body=note.text))
+                    if valued.understood:
+                        return valued, message
+                clarified = False
+            else:
+                self.act.public_reply(self.ticket_id, clarification, self.visit("reply:clarify"))
+                clarified = True
+            message = self.wait_customer(waiting_for, self.timings.customer_reply_seconds)
+        return None
+
+    def wait_silence(self, waiting_for: str, *, extra: bool = True) -> CustomerMessage | None:
+        """After the last follow-up: wait for her once more (``extra``: the follow-up's own wait first),
+        then up to the silence horizon."""
+        message = self.wait_customer(waiting_for, self.timings.customer_reply_seconds) if extra else None
+        if message is None:
+            message = self.wait_customer(waiting_for, self.timings.silence_horizon_seconds)
+        return message
+
+    def close_silent(self, macro: Macro | None, after: str, outcome: Outcome) -> NoReturn:
+        """The end of a silence: the no-answer macro and a note saying why, or, past WhatsApp's window with no
+        approved template configured, a person who closes the conversation."""
+        hours = (self.timings.customer_reply_seconds + self.timings.silence_horizon_seconds) / 3600
+        late = (
+            self.timings.customer_reply_seconds + self.timings.silence_horizon_seconds
+            > self.timings.whatsapp_window_seconds
+        )
+        if late and not self.timings.closing_template:
+            # Only '#terminar <macro>' answers this one: the agent takes the conversation over.
+            self.hand_off(
+                "cerrar la conversación",
+                f"El cliente no respondió {after} en {hours:.0f} h. Pasadas 24 h desde su último mensaje, WhatsApp "
+                "solo admite plantillas aprobadas y no hay una configurada: cierre con '#terminar <macro>' (por "
+                "ejemplo, tras enviar la plantilla).",
+                accepts=set(),
+            )
+            raise AssertionError("a hand-off that accepts nothing ends the flow")  # pragma: no cover
+        if macro is not None:
+            self.macro(macro)
+        template = f" (plantilla aprobada '{self.timings.closing_template}')" if late else ""
+        self.act.robot_note(
+            self.ticket_id,
+            f"El robot cerró la atención: el cliente no respondió {after} en {hours:.1f} h{template}.",
+            self.visit("note:closed"),
+        )
+        raise Ended(Activity.NO_ANSWER, outcome, f"sin respuesta {after}")
+
+    @staticmethod
+    def files_of(message: CustomerMessage) -> list[CustomerFile]:
+        return message.files
+
+    # -- hand-offs and outages ------------------------------------------------------------------------
+    def hand_off(
+        self,
+        need: str,
+        why: str,
+        *,
+        who: str = "un agente",
+        accepts: set[AgentCommand] | None = None,
+    ) -> AgentNote:
+        """Ask a person and wait for the command note. ``#terminar <macro>`` ends the flow here; a command in
+        ``accepts`` (default: a value or continue) is returned; anything else is ignored."""
+        accepted = accepts if accepts is not None else {AgentCommand.VALUE, AgentCommand.CONTINUE}
+        previous = self.path[-1] if self.path else None
+        self.enter(Activity.PERSON)
+        self.act.hand_off(self.ticket_id, need, why, who, self.visit("note:hand-off"))
+        while True:
+            note = self.wait_person(WaitKind.AGENT, f"{who}: {need}", self.timings.handoff_wait_seconds)
+            if note is None:
+                self.act.robot_note(
+                    self.ticket_id,
+                    f"Nadie respondió al pedido del robot ({need}) en el plazo previsto: el flujo termina aquí.",
+                    self.visit("note:closed"),
+                )
+                raise Ended(Activity.PERSON, Outcome.HANDOFF_UNANSWERED, need)
+            if note.command == AgentCommand.END:
+                macro = macro_named(note.text)
+                if macro is None:
+                    self.act.robot_note(
+                        self.ticket_id,
+                        f"'#terminar {note.text}': no hay una macro con ese nombre. Use un nombre corto "
+                        "(por ejemplo 'despedida') o el título exacto de la macro.",
+                        self.visit("note:unknown-macro"),
+                    )
+                    continue
+                self.act.hand_back(self.ticket_id)
+                self.macro(macro)
+                raise Ended(Activity.PERSON, Outcome.ENDED_BY_AGENT, f"#terminar {note.text}")
+            if note.command in accepted:
+                self.act.hand_back(self.ticket_id)
+                if previous is not None:
+                    self.enter(previous)
+                return note
+
+    def patiently(self, step: Callable[..., Any], *args: Any, may_hand_off: bool = True, **kwargs: Any) -> Any:
+        """Run an activity; a console down after the robot's quick retries is waited out with growing
+        pauses up to the outage horizon, then handed to a person; data no rule covers is handed off too."""
+        pause, waited = self.timings.outage_first_pause_seconds, 0.0
+        while True:
+            try:
+                return step(*args, **kwargs)
+            except ApplicationError as exc:
+                console = exc.portal or "una consola"
+                if waited >= self.timings.outage_horizon_seconds:
+                    if not may_hand_off:
+                        raise  # not even a person can be asked: the flow fails; `rpa flow retry` resumes it here
+                    self.hand_off(
+                        f"que {console} vuelva a responder",
+                        f"{console} no responde desde hace {waited / 60:.0f} min: {exc}. '#continuar' lo intenta "
+                        "de nuevo.",
+                        accepts={AgentCommand.CONTINUE},
+                    )
+                    pause, waited = self.timings.outage_first_pause_seconds, 0.0
+                    continue
+                self.raw.progress(self.path, waiting=(WaitKind.CONSOLE, f"consola: {console}", console))
+                DBOS.sleep(pause)
+                waited += pause
+                pause = min(pause * 2, self.timings.outage_max_pause_seconds)
+                self.raw.progress(self.path)
+            except BusinessError as exc:
+                if not may_hand_off:
+                    raise
+                self.hand_off(
+                    "decidir cómo seguir",
+                    f"{type(exc).__name__}: {exc}. Ninguna regla del proceso cubre este caso; '#continuar' "
+                    "repite el paso (por ejemplo, tras corregir un dato).",
+                    accepts={AgentCommand.CONTINUE},
+                )
 
     # -- the flow's own verbs -----------------------------------------------------------------------
     @property
@@ -465,37 +1040,37 @@ class MigrationFlow:
     def enter(self, activity: Activity) -> None:
         if not self.path or self.path[-1] != activity:
             self.path.append(activity)
-        self.act.progress(self.path)
+        self.raw.progress(self.path)
 
     def macro(
         self, macro: Macro, *, attachments: list[str] | None = None, extra_text: str | None = None
     ) -> MacroResult:
-        applied = self.act.apply_macro(
+        applied: MacroResult = self.act.apply_macro(
             self.ticket_id, macro.value, self.visit(f"macro:{macro.name}"), attachments or [], extra_text
         )
         self.macros.append(macro.value)
         return applied
 
-    def ask(self, macro: Macro, waiting_for: str, follow_ups: list[Macro] | None = None) -> CustomerMessage | None:
-        """Send a macro and wait for the customer; send each follow-up after each silence."""
-        for step in [macro, *(follow_ups or [])]:
-            self.macro(step)
-            answer = self.wait_customer(waiting_for, self.timings.customer_reply_seconds)
-            if answer is not None:
-                return answer
-        return None
-
     def wait_customer(self, waiting_for: str, timeout: float) -> CustomerMessage | None:
-        self.act.progress(self.path, waiting=(WaitKind.CUSTOMER, f"cliente: {waiting_for}", None))
+        self.raw.progress(self.path, waiting=(WaitKind.CUSTOMER, f"cliente: {waiting_for}", None))
         message = DBOS.recv(Topic.CUSTOMER.value, timeout_seconds=timeout)
-        self.act.progress(self.path)
+        self.raw.progress(self.path)
         return CustomerMessage.model_validate(message) if message is not None else None
 
-    def wait_reviewer(self) -> ReviewDecision | None:
-        self.act.progress(self.path, waiting=(WaitKind.REVIEWER, "persona: revisión de CI y selfie", None))
-        decision = DBOS.recv(Topic.REVIEWER.value, timeout_seconds=self.timings.agent_review_seconds)
-        self.act.progress(self.path)
-        return ReviewDecision.model_validate(decision) if decision is not None else None
+    def wait_person(self, kind: WaitKind, words: str, timeout: float) -> AgentNote | None:
+        self.raw.progress(self.path, waiting=(kind, words, None))
+        note = DBOS.recv(Topic.AGENT.value, timeout_seconds=timeout)
+        self.raw.progress(self.path)
+        return AgentNote.model_validate(note) if note is not None else None
+
+    def wait_reviewer(self) -> AgentNote | None:
+        """The reviewer's verdict on the photos (other command notes meanwhile are not for this wait)."""
+        while True:
+            note = self.wait_person(
+                WaitKind.REVIEWER, "supervisor: revisión de CI y selfie", self.timings.agent_review_seconds
+            )
+            if note is None or note.command in (AgentCommand.APPROVE, AgentCommand.REJECT):
+                return note
 
     def wait_analysts(self, task_number: str) -> AnalystsAnswer | None:
         """One wait for the analysts' answer, which the deployment's analysts reader brings as a message.
@@ -504,10 +1079,10 @@ class MigrationFlow:
         before the flow has acted on it, reaches this wait once and never the next one.
         """
         self.analyst_waits += 1
-        self.act.progress(
+        self.raw.progress(
             self.path,
             waiting=(WaitKind.ANALYSTS, f"analistas: tarea {task_number}", f"{task_number}#{self.analyst_waits}"),
         )
         answer = DBOS.recv(Topic.ANALYSTS.value, timeout_seconds=self.timings.analyst_reply_seconds)
-        self.act.progress(self.path)
+        self.raw.progress(self.path)
         return AnalystsAnswer.model_validate(answer) if answer is not None else None

@@ -61,6 +61,8 @@ OUTCOMES: dict[str, str] = {
     "sin_respuesta_subsanacion": "Sin respuesta a la observación",
     "ar_sin_resolver": "AR sin resolver: decide una persona",
     "regla_sin_cubrir": "Caso sin regla del proceso: decide una persona",
+    "terminado_por_agente": "Terminado por un agente",
+    "agente_sin_respuesta": "Nadie respondió al pedido del robot",
 }
 
 #: A step's outcome: (label, tone).
@@ -169,6 +171,10 @@ STEPS: dict[str, StepLabel] = {
     "task_answer": StepLabel("Leer la tarea de los analistas", _task_reason, polled=True),
     "answer_task": StepLabel("Responder la observación"),
     "dismiss_task": StepLabel("Desestimar la tarea"),
+    "hand_off": StepLabel("Pedir ayuda a un agente"),
+    "hand_back": StepLabel("El agente respondió"),
+    "robot_note": StepLabel("Nota interna del robot"),
+    "token_expired": StepLabel("¿Venció el token? (AR)", lambda output: "vencido" if output is True else "vigente"),
 }
 
 

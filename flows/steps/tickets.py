@@ -22,6 +22,8 @@ from robots.evidence import Evidence
 from robots.identity import normal_ci, normal_line, normal_nit, ticket_identifiers_problem
 from robots.zendesk import CommentData, MacroResult, NoteResult, TicketData
 
+#: The robot's internal note asking a person to review the CI photos and selfie starts with these words.
+REVIEW_REQUEST = "Revisión de documentos requerida"
 #: The folder (under the ticket's evidence folder) where the customer's own documents are kept.
 CUSTOMER_FOLDER = "cliente"
 
@@ -106,17 +108,25 @@ class SavedDocument(BaseModel):
 
 
 def request_document_review(toolkit: Toolkit, ticket_id: int, documents: list[str], *, key: str) -> NoteResult:
-    """Ask a person to look at the CI photos and selfie: an internal note they answer with #aprobar/#rechazar."""
+    """Ask a person to look at the CI photos and selfie and say which is which: an internal note they answer
+    with ``#aprobar anverso=N reverso=N selfie=N`` or ``#rechazar Motivo: ...`` (N: the photo's number)."""
     body = (
-        "Revisión de documentos requerida: verifique que el CI (anverso y reverso) y la selfie con la seña "
-        "correspondan al titular. Responda con una nota interna '#aprobar' o '#rechazar Motivo: ...'.\n"
-        + "\n".join(f"- {Path(d).name}" for d in documents)
+        f"{REVIEW_REQUEST}: verifique que el CI (anverso y reverso) y la selfie con la seña correspondan al "
+        "titular. Se espera: un supervisor. Responda con una nota interna '#aprobar anverso=N reverso=N "
+        "selfie=N' (N: el número de la foto en esta lista) o '#rechazar Motivo: ...'.\n"
+        + "\n".join(f"{number}. {Path(d).name}" for number, d in enumerate(documents, start=1))
     )
     return toolkit.zendesk.add_internal_note(ticket_id, body, (), key=key)
 
 
+#: Documents are photos: what WhatsApp delivers as a JPEG or PNG picture (not a sticker, audio or other file).
+PHOTO_TYPES = ("image/jpeg", "image/png")
+
+
 def save_customer_documents(toolkit: Toolkit, ticket_id: int, comment_ids: list[int]) -> list[SavedDocument]:
-    """Download the customer's CI photos and selfie to the evidence folder (personal data: internal only)."""
+    """Download the customer's photos from these comments to the evidence folder (personal data: internal
+    only). A photo's kind is known from its name only when the WhatsApp bot named it; otherwise it is
+    "otro" until the person who reviews them labels it."""
     folder = toolkit.evidence.folder_for(ticket_id) / CUSTOMER_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     saved = []
@@ -124,12 +134,47 @@ def save_customer_documents(toolkit: Toolkit, ticket_id: int, comment_ids: list[
         if comment.id not in comment_ids:
             continue
         for attachment in comment.attachments:
+            if attachment.content_type.split(";")[0].strip().lower() not in PHOTO_TYPES:
+                continue
             path = folder / f"{comment.id}-{attachment.file_name}"
             if not path.exists():
                 path.write_bytes(toolkit.zendesk.download(attachment.content_url))
             kind = BackupKind.of_customer_file(attachment.file_name)
             saved.append(SavedDocument(kind=kind.value if kind else "otro", path=str(path), comment_id=comment.id))
     return saved
+
+
+# -- hand-offs: the robot asks a person ----------------------------------------------------------------
+#: The first words of the robot's note when it needs a person (the agents' view and the README name them).
+HANDOFF_REQUEST = "El robot necesita un agente"
+#: The tag that puts a ticket in the agents' view "Robot: necesita agente".
+HANDOFF_TAG = "rpa_necesita_agente"
+
+
+def hand_off(toolkit: Toolkit, ticket_id: int, need: str, why: str, who: str, *, key: str) -> NoteResult:
+    """Ask a person: an internal note saying what the robot needs and why, the ticket open with the hand-off tag."""
+    body = (
+        f"{HANDOFF_REQUEST}: {need}\n"
+        f"Motivo: {why}\n"
+        f"Se espera: {who}\n"
+        "Responda con una nota interna que empiece por:\n"
+        "#valor <valor> (el dato que el robot necesita)\n"
+        "#continuar (el robot sigue desde donde se detuvo; por ejemplo, tras completar un campo del ticket)\n"
+        "#terminar <macro> (el robot aplica esa macro y termina; por ejemplo: #terminar despedida)"
+    )
+    note = toolkit.zendesk.add_internal_note(ticket_id, body, (), key=key)
+    toolkit.zendesk.update_ticket(ticket_id, status="open", add_tags=[HANDOFF_TAG])
+    return note
+
+
+def hand_back(toolkit: Toolkit, ticket_id: int) -> None:
+    """The agent answered: the ticket leaves the hand-off view (the tag is removed; the status is the macros')."""
+    toolkit.zendesk.update_ticket(ticket_id, remove_tags=[HANDOFF_TAG])
+
+
+def robot_note(toolkit: Toolkit, ticket_id: int, body: str, *, key: str) -> NoteResult:
+    """An internal note of the robot's own (why a flow ended, what it waits for)."""
+    return toolkit.zendesk.add_internal_note(ticket_id, body, (), key=key)
 
 
 class TermsAcceptance(BaseModel):

@@ -21,7 +21,9 @@ from robots.retry import RetryTiming
 from tests.flows.postgres import PostgresServer
 
 FAST_PROCESS = ProcessTimings(customer_reply_seconds=2.5, token_reply_seconds=2.5, analyst_reply_seconds=10,
-                              analyst_poll_seconds=0.2, agent_review_seconds=5, watch_interval_seconds=0.1)
+                              analyst_poll_seconds=0.2, agent_review_seconds=5, watch_interval_seconds=0.1,
+                              silence_horizon_seconds=2.5, handoff_wait_seconds=120, outage_first_pause_seconds=0.2,
+                              outage_max_pause_seconds=1, outage_horizon_seconds=4)
 
 
 @pytest.fixture
@@ -77,7 +79,9 @@ def mocks_env(mocks, run_dir: Path, evidence_dir: Path, **settings: str) -> dict
 #: Timings of flows run by worker processes: long enough that a worker killed and started again does not
 #: see its customer's wait run out meanwhile. Flows take their timings from whoever starts them.
 WORKER_PROCESS = ProcessTimings(customer_reply_seconds=20, token_reply_seconds=20, agent_review_seconds=20,
-                                analyst_reply_seconds=60, analyst_poll_seconds=0.2, watch_interval_seconds=0.1)
+                                analyst_reply_seconds=60, analyst_poll_seconds=0.2, watch_interval_seconds=0.1,
+                                silence_horizon_seconds=20, handoff_wait_seconds=120, outage_first_pause_seconds=0.2,
+                                outage_max_pause_seconds=1, outage_horizon_seconds=60)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pytest
 from flows.devtools import regress
 from flows.process.definition import Macro
 from flows.devtools.regress import CATALOGUE_TIMINGS, Expectations, check, load_catalogue, run_scenario
-from flows.process.replies import is_acceptance
+from flows.process.replies import read_acceptance
 from flows.engine.run_store import FlowRun
 from flows.engine.settings import Settings
 from mock_portals.macro_names import MACROS as CUSTOMER_MACROS
@@ -36,6 +36,11 @@ REQUIRED = {
     "second_token_no_answer", "historical_debt", "ar_error_approved", "fixable_in_notes", "fixable_from_customer",
     "unfixable", "government_syshelp", "institution_not_government", "billing_third_party", "silent_first_contact",
     "silent_offer", "silent_tc_then_acepto",
+    # Replies read, hand-offs and silences (the customers' issue): each row the process had no scenario for.
+    "unclear_offer_clarified", "tyc_unclear_hand_off", "person_requested", "missing_line_hand_off",
+    "token_mistyped_then_right", "token_unanswered_first", "token_courtesy_word", "silent_reviewer", "silent_analysts",
+    "silent_fix", "silent_tc_after_recontacto", "writes_after_horizon", "nit_asked", "sim_3g_new_line",
+    "whatsapp_photos", "console_down_waited_out", "ac_not_lte",
 }
 
 
@@ -84,6 +89,7 @@ def _finished_world() -> tuple[dict, dict, FlowRun]:
                 {"body": "Hola", "public": True, "author_id": 1005},
                 {"body": "[Evidencia RPA] Preanálisis Planifícate - línea 71234567\nFR", "public": False,
                  "author_id": 1},
+                {"body": "Gracias por comunicarte con nosotros.", "public": True, "author_id": 1},
             ],
         }},
         "lines": {"71234567": {"plan_type": "Prepago", "plan": "Prepago Total", "migrations": 0, "confirmed": True}},
@@ -113,6 +119,8 @@ def test_check_passes_a_world_that_meets_its_expectations():
     (lambda e, w, r: e["world"].update(billing_changed_to="Comercial Andina S.R.L."), "billing"),
     (lambda e, w, r: e.update(replies_contain=["Bs 1.250,50"]), "public reply"),
     (lambda e, w, r: setattr(r, "state", "failed"), "flow state"),
+    (lambda e, w, r: w["tickets"]["3004"]["comments"].pop(), "without a macro or a note"),
+    (lambda e, w, r: e.update(robot_notes=["El robot necesita un agente"]), "no robot note"),
 ])
 def test_check_fails_on_a_wrong_expectation(change, failure):
     expectations, world, run = _finished_world()
@@ -140,13 +148,13 @@ def test_macro_short_names_are_the_customer_scripts_keys():
 # -- the ACEPTO rule (flows.process.replies) ------------------------------------------------------------------
 @pytest.mark.parametrize("message", ["ACEPTO", "acepto", " Acepto. ", "Acepto!"])
 def test_acepto_is_acceptance(message):
-    assert is_acceptance(message)
+    assert read_acceptance(message).value is True
 
 
 @pytest.mark.parametrize("message", ["no acepto", "acepto?", "ACEPTÓ", "acepto pero…", "Acepto pero quiero otro plan",
                                      "", "ACEPTO ACEPTO", "sí"])
 def test_anything_else_is_not_acceptance(message):
-    assert not is_acceptance(message)
+    assert read_acceptance(message).value is not True
 
 
 def test_regress_refuses_an_unknown_scenario_before_starting_anything(capsys):

@@ -129,7 +129,7 @@ class Machines:
 
 
 #: A held request is answered when its hold ends; by then the worker that sent it is dead.
-HOLD_SECONDS = 8
+HOLD_SECONDS = 20
 
 
 def hold(mocks, write: Write, phase: str) -> None:

@@ -98,30 +98,76 @@ def test_a_person_cannot_make_a_write_of_a_live_flow_by_hand(load_scenario, star
     # ...while a step that only reads is run.
     assert rpa_flow("step", "migration-state", "--ticket", str(TICKET)).returncode == 0
     # The customer answers at last; the flow makes the write itself, once.
-    assert rpa_flow("flow", "send", "--ticket", str(TICKET), "customer", "Hola, soy yo").returncode == 0
+    assert rpa_flow("flow", "send", "--ticket", str(TICKET), "customer",
+                    "Hola, soy María Fernanda Rojas, CI 6543210, de La Paz, la línea 71234567").returncode == 0
     assert worker.wait_until_done("migration-2001") == "SUCCESS"
     assert len(world_state()["sms"]["71234567"]) == 1
 
 
-def test_a_failed_flow_is_retried_from_where_it_stopped(load_scenario, faults, start_worker, rpa_flow, world_state):
+def _ticket(world: dict) -> dict:
+    return world["tickets"][str(TICKET)]
+
+
+def _robot_notes(world: dict) -> list[str]:
+    return [c["body"] for c in _ticket(world)["comments"] if not c["public"] and c["body"].startswith("El robot")]
+
+
+def test_a_console_down_is_waited_out_then_handed_to_an_agent(load_scenario, faults, start_worker, rpa_flow,
+                                                             world_state):
+    """AR down past the robot's quick retries: the flow waits for it (visible in ``rpa flow status``), and
+    past the outage horizon asks an agent; once AR is back, the agent's ``continue`` finishes the migration."""
     load_scenario(scenario())
-    faults("ar", fail_next=100_000)  # AR down for good: the token step exhausts its retries
+    faults("ar", fail_next=100_000)
     worker = start_worker()
     assert rpa_flow("flow", "start", "migration", "--ticket", str(TICKET)).returncode == 0
+    wait_for(lambda: (run := worker.store.flow("migration-2001")) is not None and run.waiting_for == "consola: ar",
+             timeout=90, what="the flow to wait for AR")
+    assert "consola: ar" in rpa_flow("flow", "status", "--ticket", str(TICKET)).stdout
+    wait_for(lambda: worker.store.flow("migration-2001").waiting_kind == "agent", timeout=60,
+             what="the outage to be handed to an agent")
+    world = world_state()
+    assert "rpa_necesita_agente" in _ticket(world)["tags"] and _ticket(world)["status"] == "open"
+    assert any(n.startswith("El robot necesita un agente: que ar vuelva a responder") for n in _robot_notes(world))
+    failed = [s for s in worker.store.steps("migration-2001") if s.outcome == "failed"]
+    assert failed and all(s.name == "issue_token" for s in failed)
+    assert failed[0].attempts == 3 and failed[0].screenshot and Path(failed[0].screenshot).is_file()
+    assert failed[0].trace is None  # it failed at AR's login page: no trace, since the login form holds the password
+    faults("ar", fail_next=0)
+    sent = rpa_flow("flow", "send", "--ticket", str(TICKET), "continue")
+    assert sent.returncode == 0, sent.stderr
+    assert worker.wait_until_done("migration-2001") == "SUCCESS"
+    world = world_state()
+    macros = _ticket(world)["macros_applied"]
+    assert macros.count(Macro.PRIMER_CONTACTO) == 1 and macros.count(Macro.ENVIO_SMS_AR) == 1
+    assert world["lines"][LINE]["migrations"] == 1 and len(world["sms"][LINE]) == 1
+    assert "rpa_necesita_agente" not in _ticket(world)["tags"]
+
+
+def test_a_failed_flow_is_retried_from_where_it_stopped(load_scenario, faults, start_worker, rpa_flow, world_state):
+    """Zendesk itself down past the outage horizon when the robot must ask an agent: the flow fails (nobody
+    can be asked); ``rpa flow retry`` runs it again from that step, nothing before it repeated."""
+    load_scenario(scenario())
+    faults("ar", fail_next=100_000)
+    worker = start_worker()
+    assert rpa_flow("flow", "start", "migration", "--ticket", str(TICKET)).returncode == 0
+    wait_for(lambda: (run := worker.store.flow("migration-2001")) is not None and run.waiting_for == "consola: ar",
+             timeout=90, what="the flow to wait for AR")
+    macros_before = list(_ticket(world_state())["macros_applied"])
+    faults("zendesk", fail_next=100_000)
     assert worker.wait_until_done("migration-2001") == "ERROR"
     run = worker.store.flow("migration-2001")
     assert run.state == "failed" and "PortalUnavailable" in run.error
-    [failed] = [s for s in worker.store.steps("migration-2001") if s.outcome == "failed"]
-    assert failed.name == "issue_token" and failed.attempts == 3
-    assert failed.screenshot and Path(failed.screenshot).is_file()
-    assert failed.trace is None  # it failed at AR's login page: no trace, since the login form holds the password
-    macros_before = list(world_state()["tickets"][str(TICKET)]["macros_applied"])
+    faults("zendesk", fail_next=0)
     faults("ar", fail_next=0)
     retried = rpa_flow("flow", "retry", "--ticket", str(TICKET))
     assert retried.returncode == 0, retried.stderr
+    wait_for(lambda: worker.store.flow("migration-2001").waiting_kind == "agent", timeout=60,
+             what="the retried hand-off to wait for an agent")
+    assert rpa_flow("flow", "send", "--ticket", str(TICKET), "continue").returncode == 0
     assert worker.wait_until_done("migration-2001") == "SUCCESS"
     world = world_state()
-    macros = world["tickets"][str(TICKET)]["macros_applied"]
+    macros = _ticket(world)["macros_applied"]
     assert macros[:len(macros_before)] == macros_before  # nothing before the failed step ran again
     assert macros.count(Macro.PRIMER_CONTACTO) == 1 and macros.count(Macro.ENVIO_SMS_AR) == 1
     assert world["lines"][LINE]["migrations"] == 1
+    assert sum(n.startswith("El robot necesita un agente") for n in _robot_notes(world)) == 1
