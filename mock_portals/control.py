@@ -3,6 +3,8 @@
 Tests and regression runs drive the mocks through it; no console screen links here. A hold fault
 (``mock_portals.world.HoldSpec``) keeps one request of a portal before or after it commits, and
 ``GET /_control/holds`` shows the requests held now, so a test can stop a worker at that moment of a write.
+``/_control/zendesk/settings`` reads and changes the Zendesk account's limits and webhook delivery
+settings at run time (``mock_portals.world.ZendeskAccount``), with the requests counted against them.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI, HTTPException
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from mock_portals import zendesk_limits
 from mock_portals.common import REQUEST_LOG, now
 from mock_portals.customer import customer_says
 from mock_portals.world import PORTALS, FaultState, FileKind, HoldSpec, Scenario, World
@@ -30,6 +33,32 @@ class FaultRequest(BaseModel):
     modal: bool | None = None
     rate_limit_next: int | None = Field(None, ge=0)
     hold: HoldSpec | None = Field(None, description="arm one more hold: the next matching request is held")
+    duplicate_webhook_deliveries: bool | None = Field(None, description="Zendesk: deliver each invocation twice")
+    drop_webhook_deliveries: bool | None = Field(None, description="Zendesk: send no webhook request")
+
+
+class ZendeskSettings(BaseModel):
+    """Zendesk account settings to change; omitted ones keep their value, null lifts a limit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rate_limit_per_minute: int | None = Field(None, ge=1)
+    rate_limit_window_seconds: float | None = Field(None, gt=0)
+    incremental_export_limit_per_minute: int | None = Field(None, ge=1)
+    ticket_update_limit: int | None = Field(None, ge=1)
+    ticket_update_window_seconds: float | None = Field(None, gt=0)
+    incremental_export_lag_seconds: float | None = Field(None, ge=0)
+    webhook_retry_seconds: float | None = Field(None, ge=0)
+    webhook_max_attempts: int | None = Field(None, ge=1)
+    webhook_timeout_seconds: float | None = Field(None, gt=0)
+
+
+#: Settings that must have a value: null is refused for them.
+_REQUIRED_SETTINGS = frozenset(ZendeskSettings.model_fields) - {
+    "rate_limit_per_minute",
+    "incremental_export_limit_per_minute",
+    "ticket_update_limit",
+}
 
 
 class CustomerMessage(BaseModel):
@@ -86,7 +115,8 @@ def create_app(world: World) -> FastAPI:
         if request.portal not in PORTALS:
             raise HTTPException(422, f"unknown portal {request.portal!r}; known: {', '.join(PORTALS)}")
         fault: FaultState = world.state.faults[request.portal]
-        for name in ("latency_ms", "fail_next", "late_render_ms", "modal", "rate_limit_next"):
+        names = ("latency_ms", "fail_next", "late_render_ms", "modal", "rate_limit_next")
+        for name in (*names, "duplicate_webhook_deliveries", "drop_webhook_deliveries"):
             value = getattr(request, name)
             if value is not None:
                 setattr(fault, name, value)
@@ -104,6 +134,29 @@ def create_app(world: World) -> FastAPI:
             world.state.faults[portal] = FaultState()
         world.release_holds()
         return {"faults": "cleared"}
+
+    def zendesk_settings() -> dict[str, Any]:
+        account = world.scenario.zendesk
+        return {
+            "settings": {name: getattr(account, name) for name in ZendeskSettings.model_fields},
+            "usage": zendesk_limits.usage(world),
+        }
+
+    @app.get("/_control/zendesk/settings")
+    async def show_zendesk_settings() -> dict[str, Any]:
+        """The Zendesk account's limits and webhook settings, and its API requests in the current window."""
+        return zendesk_settings()
+
+    @app.patch("/_control/zendesk/settings")
+    async def change_zendesk_settings(settings: ZendeskSettings) -> dict[str, Any]:
+        """Change some of the account's settings until the next reset (a scenario's own come back then)."""
+        changes = settings.model_dump(exclude_unset=True)
+        cleared = sorted(name for name, value in changes.items() if value is None and name in _REQUIRED_SETTINGS)
+        if cleared:
+            raise HTTPException(422, f"these settings cannot be null: {', '.join(cleared)}")
+        account = world.scenario.zendesk.model_copy(update=changes)
+        world.scenario = world.scenario.model_copy(update={"zendesk": account})
+        return zendesk_settings()
 
     @app.get("/_control/holds")
     async def holds() -> dict[str, Any]:

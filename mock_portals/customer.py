@@ -784,6 +784,8 @@ class CustomerSimulator:
         if not self._current(state):
             return
         actions, done = [], []
+        # The fields and the note are one update of the ticket, as when a person saves both at once.
+        self.world.touch_ticket(ticket, updater_id=agent_on_duty(self.world).id, via="web")
         if answer.set_fields:
             for key, value in answer.set_fields.items():
                 set_field_value(ticket, FIELD_ID_OF[key], value)

@@ -32,12 +32,14 @@ import asyncio
 import itertools
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mock_portals.macro_names import REPLY_KEYS
@@ -306,9 +308,219 @@ class Credentials(Model):
     password: str = "Clave.2026"
 
 
+#: Ticket statuses in Zendesk's order (a trigger's ``less_than``/``greater_than`` compare by it).
+TICKET_STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
+#: Trigger conditions the mock evaluates: Zendesk's field name -> the operators it takes.
+TRIGGER_CONDITIONS: dict[str, tuple[str, ...]] = {
+    "update_type": ("is",),
+    "status": (
+        "is",
+        "is_not",
+        "less_than",
+        "greater_than",
+        "changed",
+        "not_changed",
+        "value",
+        "value_previous",
+        "not_value",
+        "not_value_previous",
+    ),
+    "current_tags": ("includes", "not_includes"),
+    "comment_is_public": ("is",),
+    "comment_includes_word": ("includes", "not_includes", "is", "is_not"),
+    "requester_id": ("is", "is_not"),
+    "role": ("is", "is_not"),
+}
+#: Trigger actions the mock performs: Zendesk's field names.
+TRIGGER_ACTIONS = ("notification_webhook", "status", "current_tags", "remove_tags", "set_tags")
+_STATUS_OPERATORS_WITHOUT_VALUE = ("changed", "not_changed")
+_CONDITION_VALUES: dict[str, tuple[str, ...]] = {
+    "update_type": ("Create", "Change"),
+    "status": TICKET_STATUSES,
+    "comment_is_public": ("true", "false", "not_relevant", "requester_can_see_comment"),
+    "role": ("end_user", "agent", "admin"),
+}
+
+
+class TriggerCondition(Model):
+    """One condition of a trigger, as Zendesk writes it: ``{field, operator, value}``."""
+
+    field: str
+    operator: str
+    value: Any = None
+
+    @model_validator(mode="after")
+    def _supported(self) -> TriggerCondition:
+        operators = TRIGGER_CONDITIONS.get(self.field)
+        if operators is None:
+            raise ValueError(f"condition field {self.field!r} is not supported; known: {', '.join(TRIGGER_CONDITIONS)}")
+        if self.operator not in operators:
+            raise ValueError(f"{self.field}: operator {self.operator!r} is not one of {', '.join(operators)}")
+        if isinstance(self.value, bool):
+            self.value = "true" if self.value else "false"
+        if self.field == "status" and self.operator in _STATUS_OPERATORS_WITHOUT_VALUE:
+            return self
+        allowed = _CONDITION_VALUES.get(self.field)
+        if allowed is not None and self.value not in allowed:
+            raise ValueError(f"{self.field}: value {self.value!r} is not one of {', '.join(allowed)}")
+        if self.field == "requester_id" and not str(self.value).isdigit():
+            raise ValueError(f"requester_id: value {self.value!r} is not a user id")
+        if self.field in ("current_tags", "comment_includes_word") and not str(self.value or "").strip():
+            raise ValueError(f"{self.field}: value cannot be blank")
+        return self
+
+
+class TriggerConditions(Model):
+    """``all`` must all hold and at least one of ``any``, when it has any."""
+
+    all: list[TriggerCondition] = Field(default_factory=list)
+    any: list[TriggerCondition] = Field(default_factory=list)
+
+
+class TriggerAction(Model):
+    """One action of a trigger: ``notification_webhook`` (value ``[webhook_id, body]``), ``status``,
+    ``current_tags`` (adds), ``remove_tags`` or ``set_tags`` (space-separated tags)."""
+
+    field: str
+    value: Any
+
+    @model_validator(mode="after")
+    def _supported(self) -> TriggerAction:
+        if self.field not in TRIGGER_ACTIONS:
+            raise ValueError(f"action field {self.field!r} is not supported; known: {', '.join(TRIGGER_ACTIONS)}")
+        if self.field == "notification_webhook":
+            value = self.value
+            if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
+                raise ValueError("notification_webhook: value must be [webhook_id, body]")
+            if not value[0].strip():
+                raise ValueError("notification_webhook: the webhook id cannot be blank")
+        elif self.field == "status":
+            if self.value not in TICKET_STATUSES[1:5]:
+                raise ValueError(f"status: {self.value!r} is not one of open, pending, hold, solved")
+        else:
+            words = self.value if isinstance(self.value, list) else str(self.value or "").split()
+            if not words or not all(isinstance(w, str) and w.strip() for w in words):
+                raise ValueError(f"{self.field}: value must be tags")
+            self.value = " ".join(words)
+        return self
+
+
+class TriggerSpec(Model):
+    """A trigger of the Zendesk account: conditions checked on every ticket update, actions when they hold.
+
+    The same shape as Zendesk's Triggers API (``{"trigger": {...}}``); a scenario may seed triggers, and
+    a trigger's ``notification_webhook`` must name a webhook of the scenario, by its id.
+    """
+
+    id: int | None = Field(None, description="assigned when not given")
+    title: str = Field(min_length=1)
+    active: bool = True
+    position: int | None = Field(None, description="evaluation order; default after the last trigger")
+    description: str | None = None
+    category_id: str | None = None
+    conditions: TriggerConditions
+    actions: list[TriggerAction] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _has_conditions(self) -> TriggerSpec:
+        if not self.title.strip():
+            raise ValueError("title cannot be blank")
+        if not self.conditions.all and not self.conditions.any:
+            raise ValueError("a trigger needs at least one condition")
+        return self
+
+    def webhook_ids(self) -> list[str]:
+        return [a.value[0] for a in self.actions if a.field == "notification_webhook"]
+
+
+_WEBHOOK_AUTH_DATA = {"basic_auth": ("username", "password"), "bearer_token": ("token",), "api_key": ("name", "value")}
+
+
+class WebhookAuthentication(Model):
+    """How a webhook authenticates its requests, as Zendesk takes it: basic auth, a bearer token or an API key."""
+
+    type: Literal["basic_auth", "bearer_token", "api_key"]
+    data: dict[str, str] = Field(default_factory=dict)
+    add_position: Literal["header"] = "header"
+
+    @model_validator(mode="after")
+    def _complete(self) -> WebhookAuthentication:
+        missing = [key for key in _WEBHOOK_AUTH_DATA[self.type] if not self.data.get(key)]
+        if missing:
+            raise ValueError(f"{self.type} needs data.{', data.'.join(missing)}")
+        return self
+
+
+class WebhookSpec(Model):
+    """A webhook of the Zendesk account, the shape of Zendesk's Webhooks API (``{"webhook": {...}}``).
+
+    One connected to triggers subscribes to ``conditional_ticket_events``; the mock sends only those.
+    """
+
+    id: str | None = Field(None, description="assigned when not given (a trigger of the scenario needs it given)")
+    name: str = Field(min_length=1)
+    endpoint: str = Field(pattern=r"^https?://[^\s/]+", description="the URL requests go to")
+    http_method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    request_format: Literal["json", "xml", "form_encoded"] = "json"
+    status: Literal["active", "inactive"] = "active"
+    subscriptions: list[str] = Field(default_factory=lambda: ["conditional_ticket_events"], min_length=1)
+    description: str | None = None
+    authentication: WebhookAuthentication | None = None
+    custom_headers: dict[str, str] = Field(default_factory=dict)
+    signing_secret: str | None = Field(None, description="the secret deliveries are signed with; random when not given")
+
+    @field_validator("subscriptions")
+    @classmethod
+    def _trigger_or_events(cls, value: list[str]) -> list[str]:
+        if "conditional_ticket_events" in value and len(value) > 1:
+            raise ValueError("a webhook connected to triggers (conditional_ticket_events) subscribes to nothing else")
+        return value
+
+
 class ZendeskAccount(Model):
+    """The Zendesk account: the API user, its limits, how webhooks are delivered, webhooks and triggers.
+
+    Every limit is off unless set, but the incremental exports' 10 requests a minute, which Zendesk
+    applies on every plan. ``rate_limit_window_seconds`` is the "minute" of the limits (and of
+    ``GET /_control/zendesk/settings``'s usage); a test shortens it. ``PATCH /_control/zendesk/settings``
+    changes the settings at run time.
+    """
+
     agent_email: str = "rpa@contactcentre.example"
     api_token: str = "demo-api-token"
+    rate_limit_per_minute: int | None = Field(
+        None,
+        ge=1,
+        description="account API limit: Team 200, Growth/Professional 400, Enterprise 700, "
+        "High Volume 2500; null: unlimited",
+    )
+    rate_limit_window_seconds: float = Field(60, gt=0, description="the window every limit counts in")
+    incremental_export_limit_per_minute: int | None = Field(
+        10, ge=1, description="incremental export requests per window (Zendesk: 10, 30 with High Volume)"
+    )
+    ticket_update_limit: int | None = Field(
+        None, ge=1, description="updates of one ticket per ticket_update_window_seconds (Zendesk: 30); null: none"
+    )
+    ticket_update_window_seconds: float = Field(600, gt=0)
+    incremental_export_lag_seconds: float = Field(
+        60, ge=0, description="incremental exports leave out what changed this recently (Zendesk: a minute)"
+    )
+    webhook_retry_seconds: float = Field(0.5, ge=0, description="wait before a delivery's first retry, doubled after")
+    webhook_max_attempts: int = Field(4, ge=1, description="attempts of one delivery, the first included")
+    webhook_timeout_seconds: float = Field(12, gt=0, description="a receiver slower than this failed (Zendesk: 12 s)")
+    webhooks: list[WebhookSpec] = Field(default_factory=list)
+    triggers: list[TriggerSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _triggers_name_webhooks(self) -> ZendeskAccount:
+        ids = [w.id for w in self.webhooks if w.id]
+        if len(ids) != len(set(ids)):
+            raise ValueError("webhook ids must be unique")
+        for trigger in self.triggers:
+            unknown = [wid for wid in trigger.webhook_ids() if wid not in ids]
+            if unknown:
+                raise ValueError(f"trigger {trigger.title!r} names unknown webhook(s) {', '.join(unknown)}")
+        return self
 
 
 class Scenario(Model):
@@ -458,6 +670,10 @@ class FaultState(Model):
     late_render_ms: int = Field(0, description="render the key element of each screen late, by script")
     modal: bool = Field(False, description="show an unexpected 'Aviso del sistema' dialog on each screen")
     rate_limit_next: int = Field(0, description="Zendesk only: answer 429 to this many next requests")
+    duplicate_webhook_deliveries: bool = Field(False, description="Zendesk only: deliver each invocation twice")
+    drop_webhook_deliveries: bool = Field(
+        False, description="Zendesk only: send no webhook request (each delivery is recorded as not sent)"
+    )
     holds: list[HoldSpec] = Field(
         default_factory=list, description="armed holds: each holds the first request it matches, then is spent"
     )
@@ -508,6 +724,29 @@ AGENT_USER_ID = 1
 BOT_USER_ID = 2
 
 
+@dataclass
+class TicketUpdate:
+    """One update of a ticket, as Zendesk counts them: what a request, a customer's message or a person's
+    note changed at once, with the ticket's status and tags from before it.
+
+    Everything a portal changes on a ticket in one step (without awaiting in between) is one update;
+    observers (``World.observe_tickets``) hear of it once it is committed: explicitly by the code that
+    made it, else on the servers' loop right after the step.
+    """
+
+    ticket_id: int
+    created: bool = False
+    updater_id: int | None = None
+    via: str = "api"
+    status_before: str | None = None
+    tags_before: list[str] = field(default_factory=list)
+    comment_ids: list[int] = field(default_factory=list)
+    at: datetime = field(default_factory=utc_now)
+
+
+TicketObserver = Callable[[TicketUpdate], None]
+
+
 def tag_of(option_name: str) -> str:
     """Zendesk's tag for a drop-down option: lower case, no accents, '::' as '__', spaces as '_'."""
     plain = unicodedata.normalize("NFKD", option_name).encode("ascii", "ignore").decode()
@@ -520,6 +759,8 @@ class World:
     def __init__(self, scenario: Scenario | None = None) -> None:
         #: Requests held by a hold fault right now (runtime only: not part of the JSON state).
         self.held: list[HeldRequest] = []
+        #: Who hears of every committed ticket update, by name; they outlive a reset.
+        self.ticket_observers: dict[str, TicketObserver] = {}
         self.reset(scenario or Scenario())
 
     def reset(self, scenario: Scenario) -> None:
@@ -531,6 +772,12 @@ class World:
         self.held = []
         # session id -> last time seen, per portal
         self.sessions: dict[str, dict[str, datetime]] = {p: {} for p in PORTALS}
+        #: What a portal keeps for this state beyond its JSON records (counters, clocks), by portal.
+        self.runtime: dict[str, Any] = {}
+        # Ticket updates not committed yet, and those committed while nobody observed tickets.
+        self._updates: dict[int, TicketUpdate] = {}
+        self._unobserved: list[TicketUpdate] = []
+        self._flush_scheduled = False
         state = WorldState(scenario_name=scenario.name)
         for spec in scenario.lines:
             state.lines[spec.number] = Line(**spec.model_dump())
@@ -568,9 +815,80 @@ class World:
             customer=spec.customer,
         )
         self.state.tickets[spec.id] = ticket
+        self.touch_ticket(ticket, created=True, updater_id=requester.id, via="whatsapp")
         for message in spec.conversation:
             author = {"customer": requester.id, "bot": BOT_USER_ID, "agent": AGENT_USER_ID}[message.author]
             self.add_comment(ticket, author_id=author, body=message.body, public=message.public, via="whatsapp")
+        self.commit_ticket(ticket)
+
+    # -- ticket updates ------------------------------------------------------------------------
+    def touch_ticket(
+        self, ticket: Ticket, *, created: bool = False, updater_id: int | None = None, via: str | None = None
+    ) -> TicketUpdate:
+        """The ticket's update under way, opened now (remembering its status and tags) if none is.
+
+        Call it before changing a ticket; ``add_comment`` does.
+        """
+        update = self._updates.get(ticket.id)
+        if update is None:
+            update = TicketUpdate(
+                ticket_id=ticket.id,
+                created=created,
+                updater_id=updater_id,
+                via=via or "api",
+                status_before=None if created else ticket.status,
+                tags_before=[] if created else list(ticket.tags),
+            )
+            self._updates[ticket.id] = update
+            self._schedule_flush()
+        else:
+            update.created = update.created or created
+            if update.updater_id is None:
+                update.updater_id = updater_id
+        return update
+
+    def commit_ticket(self, ticket: Ticket) -> None:
+        """End the ticket's update under way and tell the observers, who may change the ticket further."""
+        update = self._updates.pop(ticket.id, None)
+        if update is not None:
+            self._notify(update)
+
+    def commit_tickets(self) -> None:
+        for ticket_id in list(self._updates):
+            update = self._updates.pop(ticket_id, None)
+            if update is not None:
+                self._notify(update)
+
+    def observe_tickets(self, name: str, observer: TicketObserver) -> None:
+        """Hear of every committed ticket update from now on, and of those nobody observed so far."""
+        self.ticket_observers[name] = observer
+        backlog, self._unobserved = self._unobserved, []
+        for update in backlog:
+            self._notify(update)
+
+    def _notify(self, update: TicketUpdate) -> None:
+        if not self.ticket_observers:
+            self._unobserved.append(update)
+            return
+        for name, observer in list(self.ticket_observers.items()):
+            try:
+                observer(update)
+            except Exception:  # one broken observer must not fail the request that changed the ticket
+                logger.exception("ticket observer {} failed on ticket {}", name, update.ticket_id)
+
+    def _schedule_flush(self) -> None:
+        # Outside the servers' loop (building a world) the code that changes tickets commits them itself.
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        self.commit_tickets()
 
     def add_comment(
         self,
@@ -582,6 +900,7 @@ class World:
         attachment_ids: list[int] | None = None,
         via: str = "api",
     ) -> Comment:
+        update = self.touch_ticket(ticket, updater_id=author_id, via=via)
         comment = Comment(
             id=self.next_id(),
             author_id=author_id,
@@ -591,6 +910,7 @@ class World:
             via=via,
         )
         ticket.comments.append(comment)
+        update.comment_ids.append(comment.id)
         ticket.updated_at = utc_now()
         return comment
 

@@ -14,6 +14,11 @@ removing the tag clears the field, adding an option's tag sets it.
 
 The agent page (``/agent/tickets``) is for people: it shows a conversation as an agent sees it, internal
 notes apart, and lets someone type the customer's WhatsApp messages.
+
+Webhooks and triggers (``mock_portals.zendesk_webhooks``), the incremental exports
+(``mock_portals.zendesk_exports``) and the rate limits (``mock_portals.zendesk_limits``) live in modules
+of their own, served by this app; every change to a ticket is committed as one update
+(``World.commit_ticket``) so triggers run once per update, as in Zendesk.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from mock_portals.world import (
     Attachment,
     Comment,
     Ticket,
+    TicketUpdate,
     User,
     World,
     tag_of,
@@ -674,6 +680,7 @@ def add_customer_message(
     )
     if ticket.status in ("pending", "hold", "solved"):
         ticket.status = "open"
+    world.commit_ticket(ticket)
     return comment
 
 
@@ -756,9 +763,20 @@ def cursor_page(request: Request, shapes: Shapes, path: str, key: str, items: li
 # The app
 # --------------------------------------------------------------------------------------------
 def create_app(world: World) -> FastAPI:
+    # These modules build on this one's shapes and errors, so they are imported once it is loaded.
+    from mock_portals import zendesk_exports, zendesk_limits, zendesk_webhooks
+
     app = FastAPI(title="Zendesk Support (mock)", docs_url=None, redoc_url=None, openapi_url=None)
     templates = Jinja2Templates(directory=str(TEMPLATES))
+    # Added first, so it runs after the faults: a request a fault answered never reached the account.
+    zendesk_limits.install(app, world)
     fault_middleware(app, world, PORTAL, json_errors=True)
+
+    def on_ticket_update(update: TicketUpdate) -> None:
+        zendesk_webhooks.run_triggers(world, update)
+        zendesk_exports.log_update(world, update)
+
+    world.observe_tickets(PORTAL, on_ticket_update)
 
     @app.middleware("http")
     async def json_suffix(request: Request, call_next: Any) -> Response:
@@ -789,7 +807,7 @@ def create_app(world: World) -> FastAPI:
     async def alive() -> dict[str, bool]:
         return {"ok": True}
 
-    app.include_router(_api_router(world))
+    app.include_router(_api_router(world, zendesk_webhooks.api_router(world), zendesk_exports.api_router(world)))
     _add_attachment_routes(app, world)
     _add_agent_routes(app, world, templates)
     return app
@@ -806,7 +824,9 @@ def _ticket_of(world: World, ticket_id: int) -> Ticket:
     return ticket
 
 
-def _api_router(world: World) -> APIRouter:
+def _api_router(world: World, *more: APIRouter) -> APIRouter:
+    """The API under ``/api/v2``, behind the agent's token; ``more`` routers are served there too."""
+
     def require_agent(request: Request) -> None:
         account = world.scenario.zendesk
         expected = f"{account.agent_email}/token:{account.api_token}"
@@ -841,6 +861,8 @@ def _api_router(world: World) -> APIRouter:
         shapes = _shapes(world, request)
         audit_id = world.next_id()
         events = _apply_update(world, ticket, update, shapes, audit_id)
+        # Triggers run before Zendesk answers, so the ticket returned shows what they changed.
+        world.commit_ticket(ticket)
         audit = {
             "id": audit_id,
             "ticket_id": ticket.id,
@@ -979,6 +1001,8 @@ def _api_router(world: World) -> APIRouter:
         listed = sorted((t for t in world.state.tickets.values() if view.lists(t)), key=lambda t: (t.updated_at, t.id))
         return offset_page(request, shapes, f"/views/{view_id}/tickets", "tickets", [shapes.ticket(t) for t in listed])
 
+    for router in more:
+        api.include_router(router)
     return api
 
 
@@ -1101,6 +1125,7 @@ def _apply_tags(ticket: Ticket, update: _Update) -> None:
 
 def _apply_update(world: World, ticket: Ticket, update: _Update, shapes: Shapes, audit_id: int) -> list[dict]:
     """Change the ticket and return the audit's events."""
+    world.touch_ticket(ticket, updater_id=AGENT_USER_ID, via="api")
     events: list[dict[str, Any]] = []
     if update.comment is not None:
         body = str(update.comment.get("body") or "")

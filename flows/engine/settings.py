@@ -105,6 +105,12 @@ class Settings(BaseSettings):
     )
     flows_per_worker: int = Field(200, description="flows one worker runs at once (waiting ones count)")
     trace_failed_steps: bool = Field(True, description="keep a Playwright trace of a failed step")
+    webhook_signing_secret: SecretStr | None = Field(
+        None, description="signing secret of the Zendesk webhook `rpa serve` receives; unset: `rpa serve` refuses"
+    )
+    webhook_tolerance_seconds: float = Field(
+        300, description="how far a webhook's signed timestamp may be from now before it is refused as a replay"
+    )
 
     acmo_code: str = Field("ACMO-TVD-RPA", description="code registered as ACMO when confirming a line")
     evidence_dir: Path = Path("evidence")

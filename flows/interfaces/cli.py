@@ -437,6 +437,23 @@ def worker() -> None:
     os._exit(0)
 
 
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8710,
+) -> None:
+    """Receive Zendesk's webhooks (new comments, new migration tickets) until Ctrl-C or SIGTERM."""
+    from flows.interfaces.serve import WEBHOOK_PATH, signing_secret
+    from flows.interfaces.serve import serve as serve_webhooks
+
+    settings = load_settings()
+    configure_logging(settings.log_level, _run_log(settings, "serve"))
+    with exit_codes("serve"):
+        signing_secret(settings)
+        out.print(f"receiving Zendesk webhooks at http://{host}:{port}{WEBHOOK_PATH}; Ctrl-C stops it")
+        serve_webhooks(settings, host, port)
+
+
 @app.command("report")
 def report(
     ticket: Annotated[int | None, typer.Option("--ticket", help="Zendesk ticket number")] = None,

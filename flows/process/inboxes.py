@@ -9,6 +9,7 @@ crash, deliver it once.
 
 * ``TicketInbox``: each live flow's ticket through Zendesk's comments API: the customer's public messages
   (with their files' names and types) and a person's command notes ("#aprobar", "#valor ...", "#continuar"...).
+  ``rpa serve`` reads one ticket the same way the moment Zendesk's webhook says it changed (``forward_ticket``).
 * ``AnalystsInbox``: the Contrato digital task of each flow waiting for the analysts, read by one worker
   of the whole deployment at a time (the holder of the run store's ``analysts-reader`` lease), so a 48 h
   wait is one durable wait in the flow and one read per interval for the deployment.
@@ -20,7 +21,7 @@ from collections.abc import Callable
 
 from loguru import logger
 
-from flows.engine.run_store import RunStore
+from flows.engine.run_store import FlowRun, RunStore
 from flows.engine.toolkit import Toolkit
 from flows.process.definition import WaitKind
 from flows.process.messages import (
@@ -53,15 +54,24 @@ class TicketInbox:
 
     def poll_once(self) -> int:
         """Read every live flow's ticket once; returns how many messages were forwarded."""
-        forwarded = 0
-        for flow in self.store.flows(limit=10_000):
-            if not flow.state.live:
-                continue
-            try:
-                forwarded += self._forward(flow.flow_id, flow.ticket_id, flow.watch_after)
-            except RPAError as exc:
-                logger.warning("could not read ticket {} for flow {}: {}", flow.ticket_id, flow.flow_id, exc)
-        return forwarded
+        return sum(self._read(flow) for flow in self.store.flows(limit=10_000) if flow.state.live)
+
+    def forward_ticket(self, ticket_id: int, comment_id: int | None = None) -> int:
+        """Read one ticket now, because Zendesk said it has a new comment (``comment_id`` when known);
+        returns how many messages were forwarded, 0 when the ticket has no live flow."""
+        flow = self.store.latest_flow(ticket_id)
+        if flow is None or not flow.state.live:
+            return 0
+        if comment_id is not None and comment_id <= flow.watch_after:
+            return 0  # already forwarded by an earlier read: no need to ask Zendesk
+        return self._read(flow)
+
+    def _read(self, flow: FlowRun) -> int:
+        try:
+            return self._forward(flow.flow_id, flow.ticket_id, flow.watch_after)
+        except RPAError as exc:
+            logger.warning("could not read ticket {} for flow {}: {}", flow.ticket_id, flow.flow_id, exc)
+            return 0
 
     def _forward(self, flow_id: str, ticket_id: int, after: int) -> int:
         if ticket_id not in self._requesters:

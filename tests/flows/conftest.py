@@ -23,7 +23,7 @@ from tests.flows.postgres import PostgresServer
 FAST_PROCESS = ProcessTimings(customer_reply_seconds=2.5, token_reply_seconds=2.5, analyst_reply_seconds=10,
                               analyst_poll_seconds=0.2, agent_review_seconds=5, watch_interval_seconds=0.1,
                               silence_horizon_seconds=2.5, handoff_wait_seconds=120, outage_first_pause_seconds=0.2,
-                              outage_max_pause_seconds=1, outage_horizon_seconds=4)
+                              outage_max_pause_seconds=1, outage_horizon_seconds=8)
 
 
 @pytest.fixture

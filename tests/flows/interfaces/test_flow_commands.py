@@ -108,6 +108,13 @@ def _ticket(world: dict) -> dict:
     return world["tickets"][str(TICKET)]
 
 
+def _patient_customer() -> dict:
+    """A scenario whose customer waits as long as it takes for the token SMS (AR is down for a while)."""
+    spec = scenario()
+    spec["tickets"][0]["customer"]["sms_wait_seconds"] = 600
+    return spec
+
+
 def _robot_notes(world: dict) -> list[str]:
     return [c["body"] for c in _ticket(world)["comments"] if not c["public"] and c["body"].startswith("El robot")]
 
@@ -116,13 +123,15 @@ def test_a_console_down_is_waited_out_then_handed_to_an_agent(load_scenario, fau
                                                              world_state):
     """AR down past the robot's quick retries: the flow waits for it (visible in ``rpa flow status``), and
     past the outage horizon asks an agent; once AR is back, the agent's ``continue`` finishes the migration."""
-    load_scenario(scenario())
+    load_scenario(_patient_customer())
     faults("ar", fail_next=100_000)
     worker = start_worker()
     assert rpa_flow("flow", "start", "migration", "--ticket", str(TICKET)).returncode == 0
     wait_for(lambda: (run := worker.store.flow("migration-2001")) is not None and run.waiting_for == "consola: ar",
              timeout=90, what="the flow to wait for AR")
-    assert "consola: ar" in rpa_flow("flow", "status", "--ticket", str(TICKET)).stdout
+    # Between its pauses the flow tries AR again (running): the status shows the wait during a pause.
+    wait_for(lambda: "consola: ar" in rpa_flow("flow", "status", "--ticket", str(TICKET)).stdout, timeout=30,
+             what="rpa flow status to show the wait for AR")
     wait_for(lambda: worker.store.flow("migration-2001").waiting_kind == "agent", timeout=60,
              what="the outage to be handed to an agent")
     world = world_state()
@@ -146,7 +155,7 @@ def test_a_console_down_is_waited_out_then_handed_to_an_agent(load_scenario, fau
 def test_a_failed_flow_is_retried_from_where_it_stopped(load_scenario, faults, start_worker, rpa_flow, world_state):
     """Zendesk itself down past the outage horizon when the robot must ask an agent: the flow fails (nobody
     can be asked); ``rpa flow retry`` runs it again from that step, nothing before it repeated."""
-    load_scenario(scenario())
+    load_scenario(_patient_customer())
     faults("ar", fail_next=100_000)
     worker = start_worker()
     assert rpa_flow("flow", "start", "migration", "--ticket", str(TICKET)).returncode == 0
