@@ -773,8 +773,11 @@ def create_app(world: World) -> FastAPI:
     fault_middleware(app, world, PORTAL, json_errors=True)
 
     def on_ticket_update(update: TicketUpdate) -> None:
-        zendesk_webhooks.run_triggers(world, update)
-        zendesk_exports.log_update(world, update)
+        try:
+            zendesk_webhooks.run_triggers(world, update)
+        finally:
+            # Logged after the triggers, so the event shows what they changed too.
+            zendesk_exports.log_update(world, update)
 
     world.observe_tickets(PORTAL, on_ticket_update)
 

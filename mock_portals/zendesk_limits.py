@@ -98,7 +98,7 @@ def usage(world: World) -> dict[str, Any]:
     }
 
 
-def _too_many(world: World, counts: dict[str, Any], limit: str, wait: int, headers: dict[str, str]) -> Response:
+def _too_many(counts: dict[str, Any], limit: str, wait: int, headers: dict[str, str]) -> Response:
     counts["limited"][limit] = counts["limited"].get(limit, 0) + 1
     return JSONResponse(
         {"error": "APIRateLimitExceeded", "description": DESCRIPTIONS[limit]},
@@ -136,7 +136,7 @@ def install(app: FastAPI, world: World) -> None:
             }
 
         if limit is not None and len(windows.account) >= limit:
-            return _too_many(world, counts, "account", _wait(windows.account, window, clock), rate_headers())
+            return _too_many(counts, "account", _wait(windows.account, window, clock), rate_headers())
         windows.account.append(clock)
 
         export_limit = settings.incremental_export_limit_per_minute
@@ -144,7 +144,7 @@ def install(app: FastAPI, world: World) -> None:
             _expire(windows.exports, window, clock)
             if len(windows.exports) >= export_limit:
                 wait = _wait(windows.exports, window, clock)
-                return _too_many(world, counts, "incremental_exports", wait, rate_headers())
+                return _too_many(counts, "incremental_exports", wait, rate_headers())
             windows.exports.append(clock)
 
         ticket_limit = settings.ticket_update_limit
@@ -157,7 +157,7 @@ def install(app: FastAPI, world: World) -> None:
                 _expire(updates, ticket_window, clock)
                 if len(updates) >= ticket_limit:
                     wait = _wait(updates, ticket_window, clock)
-                    return _too_many(world, counts, "ticket_updates", wait, rate_headers())
+                    return _too_many(counts, "ticket_updates", wait, rate_headers())
                 updates.append(clock)
 
         response = await call_next(request)

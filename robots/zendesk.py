@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -114,11 +114,27 @@ class MacroResult(BaseModel):
     comment_id: int | None = None
 
 
+class CallBudget(Protocol):
+    """The account's calls per minute, shared with the deployment's other processes (``take`` before each
+    request; ``pause`` when Zendesk answered 429 with ``Retry-After``)."""
+
+    def take(self) -> float: ...
+
+    def pause(self, seconds: float) -> None: ...
+
+
 class ZendeskClient:
     """A synchronous Zendesk Support API client for one agent; close it (or use ``with``) when done."""
 
-    def __init__(self, access: ZendeskAccess, policy: RetryPolicy, timeout_seconds: float = 15.0) -> None:
+    def __init__(
+        self,
+        access: ZendeskAccess,
+        policy: RetryPolicy,
+        timeout_seconds: float = 15.0,
+        budget: CallBudget | None = None,
+    ) -> None:
         self.policy = policy
+        self.budget = budget
         root = access.base_url.rstrip("/")
         self._origin = _origin(root)
         self._http = httpx.Client(
@@ -384,6 +400,8 @@ class ZendeskClient:
         if method != "GET":
             check_before_attempt()
         logger.debug("zendesk {}", where)
+        if self.budget is not None:
+            self.budget.take()
         try:
             response = self._http.request(method, url, **kwargs)
         except httpx.TimeoutException as exc:
@@ -392,7 +410,10 @@ class ZendeskClient:
             raise PortalUnavailable(f"{where} failed: {type(exc).__name__}", portal=PORTAL) from exc
         if response.is_success:
             return response
-        raise _error_for(where, response)
+        error = _error_for(where, response)
+        if isinstance(error, RateLimited) and self.budget is not None:
+            self.budget.pause(error.retry_after or 1.0)
+        raise error
 
 
 def _error_for(where: str, response: httpx.Response) -> RPAError:

@@ -103,6 +103,12 @@ class Settings(BaseSettings):
             "only a change no patch can carry bumps it (see the README, Upgrades)"
         ),
     )
+    zendesk_calls_per_minute: int | None = Field(
+        None,
+        gt=0,
+        description="Zendesk API calls per minute that every process of the deployment shares (set it below "
+        "the account's plan limit: 200 Team … 700 Enterprise, 2,500 High Volume); unset: not counted",
+    )
     flows_per_worker: int = Field(200, description="flows one worker runs at once (waiting ones count)")
     trace_failed_steps: bool = Field(True, description="keep a Playwright trace of a failed step")
     webhook_signing_secret: SecretStr | None = Field(

@@ -10,6 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TypeVar
 
+from flows.engine.budget import ZendeskBudget
 from flows.engine.settings import Settings
 from pages.ar import ARPage
 from pages.base import ConsolePage
@@ -59,10 +60,13 @@ class Toolkit:
 
     @cached_property
     def zendesk(self) -> ZendeskClient:
+        per_minute = self.settings.zendesk_calls_per_minute
         return ZendeskClient(
             self.settings.zendesk,
             zendesk_call(self.settings.retry),
             timeout_seconds=self.settings.timeouts.navigation_ms / 1000,
+            # Every process of the deployment draws from one budget in the shared database.
+            budget=ZendeskBudget(self.settings.store_url(), per_minute) if per_minute else None,
         )
 
     @cached_property
