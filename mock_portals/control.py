@@ -15,10 +15,10 @@ from typing import Any
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
-from mock_portals import zendesk_limits
 from mock_portals.common import REQUEST_LOG, now
 from mock_portals.customer import customer_says
 from mock_portals.world import PORTALS, FaultState, FileKind, HoldSpec, Scenario, World
+from mock_portals.zendesk_limits import usage
 
 
 class FaultRequest(BaseModel):
@@ -139,7 +139,7 @@ def create_app(world: World) -> FastAPI:
         account = world.scenario.zendesk
         return {
             "settings": {name: getattr(account, name) for name in ZendeskSettings.model_fields},
-            "usage": zendesk_limits.usage(world),
+            "usage": usage(world),
         }
 
     @app.get("/_control/zendesk/settings")

@@ -26,7 +26,7 @@ from mock_portals.world import Scenario, World
 #: Each console module offers ``create_app(world) -> FastAPI``.
 APPS: dict[str, str] = {
     "control": "mock_portals.control:create_app",
-    "zendesk": "mock_portals.zendesk:create_app",
+    "zendesk": "mock_portals.zendesk_service:create_app",
     "planificate": "mock_portals.planificate:create_app",
     "qvantel": "mock_portals.qvantel:create_app",
     "ar": "mock_portals.ar:create_app",

@@ -4,6 +4,22 @@ A scenario file (YAML or JSON, schema ``Scenario``) seeds it; every portal reads
 ``World``, so a line confirmed in Qvantel is confirmed for AR too, and ``GET /_control/world`` shows it
 all. The portals run on one event loop, so handlers change the world without locks.
 
+Each change of a ticket is one update (``TicketUpdate``), whatever made it: the Zendesk API, a
+customer's message, a person's note, a scenario's seeding. Observers (``World.observe_tickets``) hear of
+each once, as Zendesk's triggers do; the Zendesk mock runs its triggers and logs the update for its
+incremental exports. The scenario's ``zendesk`` section (``ZendeskAccount``) sets the account's rate
+limits, how its webhooks are delivered, and any webhooks and triggers it has from the start::
+
+    zendesk:
+      rate_limit_per_minute: 700               # none unless set
+      incremental_export_lag_seconds: 0        # default 60, as Zendesk
+      webhook_retry_seconds: 0.05
+      webhooks: [{id: 01HZRPAWEBHOOK000000000000, name: RPA, endpoint: "http://127.0.0.1:9000/zendesk"}]
+      triggers:
+      - title: Nuevo ticket de migración
+        conditions: {all: [{field: update_type, operator: is, value: Create}]}
+        actions: [{field: notification_webhook, value: [01HZRPAWEBHOOK000000000000, '{"ticket": {{ticket.id}}}']}]
+
 A ticket may carry a ``customer`` script (``CustomerScript``): how the person on WhatsApp answers each
 macro the agent applies and each clarifying question the agent writes (text, CI photos and selfie, the
 SMS token on time, late or mistyped, stickers, voice notes and other files WhatsApp carries, or
@@ -330,6 +346,7 @@ TRIGGER_CONDITIONS: dict[str, tuple[str, ...]] = {
     "comment_includes_word": ("includes", "not_includes", "is", "is_not"),
     "requester_id": ("is", "is_not"),
     "role": ("is", "is_not"),
+    "current_user": ("is", "is_not"),
 }
 #: Trigger actions the mock performs: Zendesk's field names.
 TRIGGER_ACTIONS = ("notification_webhook", "status", "current_tags", "remove_tags", "set_tags")
@@ -365,6 +382,9 @@ class TriggerCondition(Model):
             raise ValueError(f"{self.field}: value {self.value!r} is not one of {', '.join(allowed)}")
         if self.field == "requester_id" and not str(self.value).isdigit():
             raise ValueError(f"requester_id: value {self.value!r} is not a user id")
+        # The user who made the update: a user id, or any user of a role.
+        if self.field == "current_user" and not (str(self.value).isdigit() or self.value in _CONDITION_VALUES["role"]):
+            raise ValueError(f"current_user: value {self.value!r} is not a user id nor end_user, agent or admin")
         if self.field in ("current_tags", "comment_includes_word") and not str(self.value or "").strip():
             raise ValueError(f"{self.field}: value cannot be blank")
         return self
@@ -741,7 +761,6 @@ class TicketUpdate:
     status_before: str | None = None
     tags_before: list[str] = field(default_factory=list)
     comment_ids: list[int] = field(default_factory=list)
-    at: datetime = field(default_factory=utc_now)
 
 
 TicketObserver = Callable[[TicketUpdate], None]

@@ -16,9 +16,10 @@ The agent page (``/agent/tickets``) is for people: it shows a conversation as an
 notes apart, and lets someone type the customer's WhatsApp messages.
 
 Webhooks and triggers (``mock_portals.zendesk_webhooks``), the incremental exports
-(``mock_portals.zendesk_exports``) and the rate limits (``mock_portals.zendesk_limits``) live in modules
-of their own, served by this app; every change to a ticket is committed as one update
-(``World.commit_ticket``) so triggers run once per update, as in Zendesk.
+(``mock_portals.zendesk_exports``) and the rate limits (``mock_portals.zendesk_limits``) build on this
+module and are added to its app by ``mock_portals.zendesk_service``, the app the servers run. Every
+change this module makes to a ticket is committed as one update (``World.commit_ticket``), so triggers
+run once per update, as in Zendesk.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import binascii
 import html
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -47,7 +49,6 @@ from mock_portals.world import (
     Attachment,
     Comment,
     Ticket,
-    TicketUpdate,
     User,
     World,
     tag_of,
@@ -763,23 +764,9 @@ def cursor_page(request: Request, shapes: Shapes, path: str, key: str, items: li
 # The app
 # --------------------------------------------------------------------------------------------
 def create_app(world: World) -> FastAPI:
-    # These modules build on this one's shapes and errors, so they are imported once it is loaded.
-    from mock_portals import zendesk_exports, zendesk_limits, zendesk_webhooks
-
     app = FastAPI(title="Zendesk Support (mock)", docs_url=None, redoc_url=None, openapi_url=None)
     templates = Jinja2Templates(directory=str(TEMPLATES))
-    # Added first, so it runs after the faults: a request a fault answered never reached the account.
-    zendesk_limits.install(app, world)
     fault_middleware(app, world, PORTAL, json_errors=True)
-
-    def on_ticket_update(update: TicketUpdate) -> None:
-        try:
-            zendesk_webhooks.run_triggers(world, update)
-        finally:
-            # Logged after the triggers, so the event shows what they changed too.
-            zendesk_exports.log_update(world, update)
-
-    world.observe_tickets(PORTAL, on_ticket_update)
 
     @app.middleware("http")
     async def json_suffix(request: Request, call_next: Any) -> Response:
@@ -810,7 +797,7 @@ def create_app(world: World) -> FastAPI:
     async def alive() -> dict[str, bool]:
         return {"ok": True}
 
-    app.include_router(_api_router(world, zendesk_webhooks.api_router(world), zendesk_exports.api_router(world)))
+    app.include_router(_api_router(world))
     _add_attachment_routes(app, world)
     _add_agent_routes(app, world, templates)
     return app
@@ -827,8 +814,8 @@ def _ticket_of(world: World, ticket_id: int) -> Ticket:
     return ticket
 
 
-def _api_router(world: World, *more: APIRouter) -> APIRouter:
-    """The API under ``/api/v2``, behind the agent's token; ``more`` routers are served there too."""
+def agent_auth(world: World) -> Callable[[Request], None]:
+    """The API's authentication: Basic auth with the agent's email and API token, as Zendesk takes it."""
 
     def require_agent(request: Request) -> None:
         account = world.scenario.zendesk
@@ -843,7 +830,11 @@ def _api_router(world: World, *more: APIRouter) -> APIRouter:
                 401, {"error": "Couldn't authenticate you"}, headers={"WWW-Authenticate": 'Basic realm="Web Password"'}
             )
 
-    api = APIRouter(prefix="/api/v2", dependencies=[Depends(require_agent)])
+    return require_agent
+
+
+def _api_router(world: World) -> APIRouter:
+    api = APIRouter(prefix="/api/v2", dependencies=[Depends(agent_auth(world))])
 
     # -- tickets --------------------------------------------------------------------------------
     @api.get("/tickets/{ticket_id}")
@@ -1004,8 +995,6 @@ def _api_router(world: World, *more: APIRouter) -> APIRouter:
         listed = sorted((t for t in world.state.tickets.values() if view.lists(t)), key=lambda t: (t.updated_at, t.id))
         return offset_page(request, shapes, f"/views/{view_id}/tickets", "tickets", [shapes.ticket(t) for t in listed])
 
-    for router in more:
-        api.include_router(router)
     return api
 
 

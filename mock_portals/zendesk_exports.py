@@ -156,7 +156,7 @@ def _cutoff(world: World) -> datetime:
 
 def _encode_cursor(timestamp: float, ticket_id: int) -> str:
     # Zendesk's cursors read "<timestamp>||<id>|" once decoded; clients must not rely on it, nor do we.
-    return base64.urlsafe_b64encode(f"{timestamp!r}||{ticket_id}|".encode()).decode()
+    return base64.urlsafe_b64encode(f"{timestamp!r}||{ticket_id}|".encode()).decode().rstrip("=")
 
 
 def _decode_cursor(cursor: str) -> tuple[float, int]:

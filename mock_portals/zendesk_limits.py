@@ -27,6 +27,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
 
 from mock_portals.common import now
 from mock_portals.world import World
@@ -108,9 +110,9 @@ def _too_many(counts: dict[str, Any], limit: str, wait: int, headers: dict[str, 
 
 
 def install(app: FastAPI, world: World) -> None:
-    """Count and limit the app's API requests; add it before the fault middleware so faults come first."""
+    """Count and limit the app's API requests, innermost of its middleware: after the ``.json`` suffix is
+    taken off the path and after the faults, so a request a fault answered never reached the account."""
 
-    @app.middleware("http")
     async def limits(request: Request, call_next: Any) -> Response:
         path = request.scope["path"]
         if not path.startswith(API_PREFIX):
@@ -163,3 +165,6 @@ def install(app: FastAPI, world: World) -> None:
         response = await call_next(request)
         response.headers.update(rate_headers())
         return response
+
+    # ``add_middleware`` would put it outermost; the last of ``user_middleware`` is the innermost.
+    app.user_middleware.append(Middleware(BaseHTTPMiddleware, dispatch=limits))

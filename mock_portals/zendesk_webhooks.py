@@ -304,10 +304,7 @@ def api_router(world: World) -> APIRouter:
     @api.post("/webhooks", status_code=201)
     async def create_webhook(request: Request) -> dict[str, Any]:
         spec = _webhook_spec(await _body_of(request, "webhook"))
-        records = account(world)
-        if spec.id is not None:
-            spec = spec.model_copy(update={"id": None})
-        webhook = _store_webhook(world, records, spec, created_by=str(AGENT_USER_ID))
+        webhook = _store_webhook(world, account(world), spec, created_by=str(AGENT_USER_ID))
         return {"webhook": webhook_shape(webhook)}
 
     @api.get("/webhooks/{webhook_id}")
@@ -463,9 +460,10 @@ def holds(condition: dict[str, Any], s: _Situation) -> bool:
     if name == "requester_id":
         same = str(s.ticket.requester_id) == str(value)
         return same if operator == "is" else not same
-    if name == "role":
+    if name in ("role", "current_user"):
         role = (s.updater.role if s.updater else "end-user").replace("-", "_")
-        return (role == value) if operator == "is" else (role != value)
+        who = str(s.update.updater_id) if str(value).isdigit() else role
+        return (who == str(value)) if operator == "is" else (who != str(value))
     return False
 
 

@@ -4,17 +4,16 @@ Zendesk counts API requests per account and minute (200 on Team, 700 on Enterpri
 Volume) and answers 429 with ``Retry-After`` beyond the limit, for every caller of the account at once. A
 worker, ``rpa serve``, an agent's ``rpa step`` and the catch-up reader each make calls; counted apart they
 would overrun the account together. So they draw from one budget kept in the run store's database (the
-same SQLite file or Postgres every process already shares): a one-minute window with the calls taken in
-it, and the moment until which a 429 told everyone to wait.
+same SQLite file or Postgres every process already shares): one row holding a token bucket and the moment
+until which a 429 told everyone to wait.
 
-Each take is one conditional ``UPDATE`` of a single row (atomic on SQLite and Postgres alike), so two
-processes can never both take the last call of a window. A caller that finds the window full, or the
-account paused, sleeps until the window turns or the pause ends.
+Each take is a compare-and-set ``UPDATE`` of that row on its version (atomic on SQLite and Postgres
+alike), so two processes can never both take the last call. A caller that finds the bucket empty, or
+the account paused, sleeps until a call is due or the pause ends.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 
@@ -27,14 +26,20 @@ budgets = Table(
     "rpa_zendesk_budget",
     _metadata,
     Column("name", String(64), primary_key=True),
-    Column("window_start", Float, nullable=False),
-    Column("used", Integer, nullable=False),
+    Column("tokens", Float, nullable=False),
+    Column("refilled_at", Float, nullable=False),
     Column("paused_until", Float, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("taken", Integer, nullable=False),
 )
 
 
 class ZendeskBudget:
-    """``take()`` before each Zendesk request; ``pause(seconds)`` when Zendesk answered 429."""
+    """``take()`` before each Zendesk request; ``pause(seconds)`` when Zendesk answered 429.
+
+    A token bucket: calls flow at ``per_minute`` a minute, with at most one second's worth at once, so any
+    minute, however Zendesk aligns it, sees at most ``per_minute`` plus one second's worth of calls.
+    """
 
     def __init__(
         self,
@@ -50,15 +55,19 @@ class ZendeskBudget:
             raise ValueError(f"a Zendesk budget needs at least one call per minute, got {per_minute}")
         connect_args = {"timeout": 30} if url.startswith("sqlite") else {}
         self.engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
-        self.per_window = per_minute
+        self.rate = per_minute / window_seconds  # calls a second
+        self.burst = max(1.0, self.rate)
         self.name = name
-        self.window_seconds = window_seconds
         self.clock = clock
         self.sleep = sleep
         _metadata.create_all(self.engine)
         try:
             with self.engine.begin() as db:
-                db.execute(insert(budgets).values(name=name, window_start=0.0, used=0, paused_until=0.0))
+                db.execute(
+                    insert(budgets).values(
+                        name=name, tokens=self.burst, refilled_at=clock(), paused_until=0.0, version=0, taken=0
+                    )
+                )
         except IntegrityError:
             pass  # another process made the row first
 
@@ -67,33 +76,25 @@ class ZendeskBudget:
         waited = 0.0
         while True:
             now = self.clock()
-            window = math.floor(now / self.window_seconds) * self.window_seconds
             with self.engine.begin() as db:
-                granted = db.execute(
-                    update(budgets)
-                    .where(budgets.c.name == self.name)
-                    .where(budgets.c.window_start == window)
-                    .where(budgets.c.used < self.per_window)
-                    .where(budgets.c.paused_until <= now)
-                    .values(used=budgets.c.used + 1)
-                ).rowcount
-                if granted:
-                    return waited
                 row = db.execute(select(budgets).where(budgets.c.name == self.name)).one()
+                tokens = min(self.burst, row.tokens + max(0.0, now - row.refilled_at) * self.rate)
                 if row.paused_until > now:
                     delay = row.paused_until - now
-                elif row.window_start < window:
-                    # A new window: the first caller to see it resets the count (compare-and-set on the old one).
-                    db.execute(
+                elif tokens >= 1.0:
+                    # Compare-and-set on the version: of two processes reading the same state, one wins.
+                    won = db.execute(
                         update(budgets)
                         .where(budgets.c.name == self.name)
-                        .where(budgets.c.window_start == row.window_start)
-                        .values(window_start=window, used=0)
-                    )
+                        .where(budgets.c.version == row.version)
+                        .values(tokens=tokens - 1.0, refilled_at=now, version=row.version + 1, taken=row.taken + 1)
+                    ).rowcount
+                    if won:
+                        return waited
                     continue
                 else:
-                    delay = window + self.window_seconds - now
-            delay = max(delay, 0.01)
+                    delay = (1.0 - tokens) / self.rate
+            delay = max(delay, 0.005)
             logger.debug("Zendesk budget: waiting {:.2f} s for a call", delay)
             self.sleep(delay)
             waited += delay
@@ -106,15 +107,14 @@ class ZendeskBudget:
                 update(budgets)
                 .where(budgets.c.name == self.name)
                 .where(budgets.c.paused_until < until)
-                .values(paused_until=until)
+                .values(paused_until=until, version=budgets.c.version + 1)
             )
         logger.warning("Zendesk answered 429: every process waits {:.0f} s", seconds)
 
-    def used(self) -> tuple[float, int]:
-        """The current window's start and the calls taken in it (for tests and the benchmark)."""
+    def taken(self) -> int:
+        """Calls taken from the budget so far (for tests and the benchmark)."""
         with self.engine.connect() as db:
-            row = db.execute(select(budgets).where(budgets.c.name == self.name)).one()
-        return row.window_start, row.used
+            return int(db.execute(select(budgets.c.taken).where(budgets.c.name == self.name)).scalar_one())
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -374,6 +374,27 @@ def test_a_condition_that_does_not_hold_sends_nothing(
     assert json.loads(request["body"])["public"] == "false"
 
 
+def test_the_robots_own_updates_can_be_left_out_by_current_user(
+    api: httpx.Client, receiver: Receiver, control: str
+) -> None:
+    robot = api.get("/api/v2/users/me").json()["user"]["id"]
+    webhook = create_webhook(api, receiver.url)
+    create_trigger(
+        api,
+        webhook["id"],
+        [
+            {"field": "comment_is_public", "operator": "is", "value": "not_relevant"},
+            {"field": "current_user", "operator": "is_not", "value": str(robot)},
+        ],
+    )
+    api.put(f"/api/v2/tickets/{TICKET}", json={"ticket": {"comment": {"body": "Nota del robot", "public": False}}})
+    said = customer_writes(control, "Hola")
+    [request] = receiver.wait(1)
+    time.sleep(0.3)
+    assert len(receiver.requests) == 1
+    assert json.loads(request["body"])["comment_id"] == str(said["comment_id"])
+
+
 def test_one_api_update_with_a_macro_is_one_delivery(api: httpx.Client, receiver: Receiver, world_state) -> None:
     webhook = create_webhook(api, receiver.url)
     create_trigger(api, webhook["id"], [{"field": "status", "operator": "changed"}])
