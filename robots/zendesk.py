@@ -13,12 +13,17 @@ again a no-op.
 Tags are changed with Zendesk's ``additional_tags`` and ``remove_tags``, never by sending the whole list:
 a trigger or a person tagging the ticket meanwhile keeps its tags, and repeating the update after a lost
 answer changes nothing more.
+
+What happened to the account's tickets while nobody listened (a webhook lost, ``rpa serve`` down) is read
+from Zendesk's incremental ticket event export (``ticket_events``), which Zendesk limits to 10 requests a
+minute and which leaves out the last minute.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
+from enum import Enum
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -41,6 +46,8 @@ from robots.retry import RetryPolicy, check_before_attempt
 
 PORTAL = "zendesk"
 PAGE_SIZE = 100
+#: Where Zendesk's incremental exports live; their 429s are theirs alone (10 requests a minute), not the account's.
+EXPORTS_PATH = "/incremental/"
 
 #: Ticket field titles in the account, by the ``TicketData`` attribute they fill.
 FIELD_TITLES: dict[str, str] = {
@@ -114,6 +121,39 @@ class MacroResult(BaseModel):
     comment_id: int | None = None
 
 
+class TicketEventKind(str, Enum):
+    """What the incremental ticket event export tells that matters to the robots."""
+
+    CREATED = "created"
+    COMMENT_ADDED = "comment_added"
+    TAGS_ADDED = "tags_added"
+
+
+class TicketEvent(BaseModel):
+    """One thing that happened to a ticket, read from the ticket event export.
+
+    A creation carries the tags the ticket was created with; ``tags_added`` the tags a later update added
+    (a bot or a trigger may mark a ticket after creating it); a comment its id, author, whether the customer
+    sees it, and its text.
+    """
+
+    kind: TicketEventKind
+    ticket_id: int
+    at: datetime
+    tags: list[str] = Field(default_factory=list)
+    comment_id: int | None = None
+    author_id: int | None = None
+    public: bool | None = None
+    body: str = ""
+
+
+class ExportLimitReached(RateLimited):
+    """Zendesk refused an incremental export request (10 a minute per account). Not retried in place: another
+    request within the minute is refused too; the reader comes back after ``retry_after`` seconds."""
+
+    retryable = False
+
+
 class CallBudget(Protocol):
     """The account's calls per minute, shared with the deployment's other processes (``take`` before each
     request; ``pause`` when Zendesk answered 429 with ``Retry-After``)."""
@@ -163,6 +203,36 @@ class ZendeskClient:
         """Every comment of the ticket, oldest first, public and internal."""
         pages = self._cursor_pages(f"/tickets/{ticket_id}/comments.json", "comments")
         return [_comment_data(c) for c in pages]
+
+    def ticket_events(self, start_time: int) -> tuple[list[TicketEvent], int, bool]:
+        """One page of the account's ticket events since ``start_time`` (Unix seconds): ticket creations,
+        tags added and comments added, oldest first; the ``start_time`` of the next page; and whether this
+        page reached the end of the stream (what Zendesk holds back, the last minute, comes later).
+
+        Why this export and not the cursor-based tickets export: one request tells both the new tickets and
+        every comment (with its id, author and visibility), where the tickets export tells only which tickets
+        changed and each would cost a read of its comments. Both allow 10 requests a minute. Time-based
+        pages may repeat the events of their boundary second: whoever reads must hand each over idempotently
+        (by comment id, one flow per ticket). A 429 raises ``ExportLimitReached`` at once, without waiting.
+        """
+
+        def once() -> httpx.Response:
+            try:
+                return self._request_once(
+                    "GET",
+                    "/incremental/ticket_events.json",
+                    params={"start_time": start_time, "include": "comment_events"},
+                )
+            except RateLimited as exc:
+                raise ExportLimitReached(str(exc), portal=PORTAL, retry_after=exc.retry_after) from exc
+
+        response = self.policy.call(once)
+        try:
+            answer = response.json()
+        except ValueError as exc:
+            raise UnexpectedScreen("the ticket event export answered without JSON", portal=PORTAL) from exc
+        events = [event for audit in answer.get("ticket_events") or [] for event in _ticket_events(audit)]
+        return events, int(answer.get("end_time") or start_time), bool(answer.get("end_of_stream", True))
 
     def view_tickets(self, view_title: str) -> list[TicketData]:
         """The tickets a view lists now, the view found by its exact title."""
@@ -411,7 +481,7 @@ class ZendeskClient:
         if response.is_success:
             return response
         error = _error_for(where, response)
-        if isinstance(error, RateLimited) and self.budget is not None:
+        if isinstance(error, RateLimited) and self.budget is not None and EXPORTS_PATH not in _path(url):
             self.budget.pause(error.retry_after or 1.0)
         raise error
 
@@ -517,6 +587,35 @@ def _comment_data(comment: dict[str, Any]) -> CommentData:
             for a in comment.get("attachments") or []
         ],
     )
+
+
+def _ticket_events(audit: dict[str, Any]) -> list[TicketEvent]:
+    """The events of one update (an audit of the export) the robots act on."""
+    ticket_id, children = int(audit["ticket_id"]), audit.get("child_events") or []
+    at = datetime.fromtimestamp(float(audit.get("timestamp") or 0), UTC)
+    events: list[TicketEvent] = []
+    if any(c.get("event_type") == "Create" for c in children):
+        tags = next((c.get("tags") or c.get("added_tags") or [] for c in children if "tags" in c), [])
+        events.append(TicketEvent(kind=TicketEventKind.CREATED, ticket_id=ticket_id, at=at, tags=tags))
+    else:
+        added = [t for c in children if c.get("event_type") == "Change" for t in c.get("added_tags") or []]
+        if added:
+            events.append(TicketEvent(kind=TicketEventKind.TAGS_ADDED, ticket_id=ticket_id, at=at, tags=added))
+    for child in children:
+        # Without comment events included Zendesk tells only that a comment was there, not which.
+        if child.get("event_type") == "Comment" and "author_id" in child:
+            events.append(
+                TicketEvent(
+                    kind=TicketEventKind.COMMENT_ADDED,
+                    ticket_id=ticket_id,
+                    at=at,
+                    comment_id=int(child["id"]),
+                    author_id=child.get("author_id"),
+                    public=bool(child.get("public")),
+                    body=child.get("body") or "",
+                )
+            )
+    return events
 
 
 def _comment_id(answer: dict[str, Any]) -> int | None:

@@ -2,8 +2,10 @@
 
 DBOS keeps what it needs to resume a flow; this store keeps what people need to read about it: the
 activities a flow went through, each step's time, attempts, outcome and evidence, failures with their
-screenshot and trace, and the fences that keep a side effect from ever running twice. It speaks
-SQLAlchemy Core, so the same code runs on the embedded SQLite file and on a shared Postgres.
+screenshot and trace, and the fences that keep a side effect from ever running twice. It also keeps what
+one process of the whole deployment does on behalf of all: who does it (leases) and how far it got
+(positions, such as where the catch-up reader is in Zendesk's ticket event export). It speaks SQLAlchemy
+Core, so the same code runs on the embedded SQLite file and on a shared Postgres.
 """
 
 from __future__ import annotations
@@ -94,6 +96,14 @@ leases = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )
 
+positions = Table(
+    "rpa_positions",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
 #: Columns added to tables of an earlier release: added in place, so an existing run store keeps its history.
 _ADDED_COLUMNS = {
     "rpa_flow_runs": {"waiting_kind": "VARCHAR(30)", "waiting_ref": "VARCHAR(100)"},
@@ -161,8 +171,8 @@ class FlowRun(BaseModel):
 
 
 class RunStore:
-    """Tables ``rpa_flow_runs``, ``rpa_flow_steps``, ``rpa_write_fences`` and ``rpa_leases`` in a SQLite
-    file or Postgres."""
+    """Tables ``rpa_flow_runs``, ``rpa_flow_steps``, ``rpa_write_fences``, ``rpa_leases`` and
+    ``rpa_positions`` in a SQLite file or Postgres."""
 
     def __init__(self, url: str) -> None:
         connect_args = {"timeout": 30} if url.startswith("sqlite") else {}
@@ -375,6 +385,30 @@ class RunStore:
             return True
         except IntegrityError:
             return False
+
+    # -- positions ----------------------------------------------------------------------------
+    def position(self, name: str) -> str | None:
+        """How far the deployment's reader ``name`` got in what it reads; None before its first read."""
+        with self.engine.connect() as db:
+            row = db.execute(select(positions.c.value).where(positions.c.name == name)).first()
+        return row.value if row else None
+
+    def keep_position(self, name: str, value: str) -> None:
+        """Remember the reader's position, so the next reader (this process or another) goes on from it."""
+        now = utc_now()
+        with self.engine.begin() as db:
+            kept = db.execute(
+                update(positions).where(positions.c.name == name).values(value=value, updated_at=now)
+            ).rowcount
+        if kept:
+            return
+        try:
+            with self.engine.begin() as db:
+                db.execute(insert(positions).values(name=name, value=value, updated_at=now))
+        except IntegrityError:
+            # Another process kept its first position at the same moment: ours is as good, and newer.
+            with self.engine.begin() as db:
+                db.execute(update(positions).where(positions.c.name == name).values(value=value, updated_at=now))
 
     def flows_waiting(self, kind: str) -> list[FlowRun]:
         """Flows waiting for ``kind`` (a ``WaitKind`` value), oldest first."""

@@ -54,6 +54,17 @@ class ProcessTimings(BaseModel):
     analyst_poll_seconds: float = Field(60, description="how often the deployment reads the analysts' task inbox")
     agent_review_seconds: float = Field(86400, description="wait for a person to approve CI photos and selfie")
     watch_interval_seconds: float = Field(5, description="how often the worker reads waiting tickets")
+    catch_up_interval_seconds: float = Field(
+        60,
+        gt=0,
+        description="how often the deployment reads Zendesk's ticket event export for what no webhook brought "
+        "(Zendesk allows 10 export requests a minute: below 12 s the reader asks more than half of them)",
+    )
+    catch_up_look_back_seconds: float = Field(
+        3600,
+        ge=0,
+        description="where a deployment's first read of the ticket event export starts: this long before it",
+    )
     max_tokens: int = Field(2, description="tokens sent before *Tocken: Cliente no contesta* (7.4)")
     silence_horizon_seconds: float = Field(
         259200, description="after the last follow-up, how long a silent customer is still waited for (72 h)"

@@ -6,20 +6,18 @@ from any machine that reaches the database. Input is checked before anything is 
 
 from __future__ import annotations
 
-from dbos import DBOSClient, EnqueueOptions
+from dbos import DBOSClient
 from pydantic import BaseModel
 
 from flows.engine.durable import FLOW_QUEUE
 from flows.engine.run_store import FlowRun, RunState, RunStore, StepRecord
 from flows.engine.settings import Settings
 from flows.engine.toolkit import Toolkit
-from flows.process.activities import INSTANCE_NAME
+from flows.process import arrivals
 from flows.process.definition import WaitKind
 from flows.process.inboxes import AnalystsInbox
 from flows.process.messages import AgentCommand, CustomerMessage, Topic, agent_note_in
-from flows.process.migration import FlowInput, MigrationWorkflow
 from pages.errors import InvalidInput, RecordNotFound
-from robots.identity import ticket_identifiers_problem
 from robots.zendesk import ZendeskClient
 
 FLOW_KINDS = ("migration",)
@@ -56,25 +54,15 @@ def start(
     The flow is started with what it decides from (the process's timings, the ACMO code) as its recorded
     input: a change of settings reaches new flows, never one already running. A field some console would
     refuse is refused here, before anything is touched; a field still empty is not (the bot or an agent may
-    fill it while the customer answers the first contact, and the flow asks an agent for it if not).
+    fill it while the customer answers the first contact, and the flow asks an agent for it if not). A
+    person may start any ticket; tickets that start by themselves are the tagged ones
+    (``flows.process.arrivals``).
     """
     if kind not in FLOW_KINDS:
         raise InvalidInput(f"unknown flow {kind!r}; known: {', '.join(FLOW_KINDS)}")
     if ticket_id <= 0:
         raise InvalidInput(f"ticket number must be positive, got {ticket_id}")
-    ticket = zendesk.ticket(ticket_id)
-    problem = ticket_identifiers_problem(ticket.line, ticket.holder_ci, ticket.billing_nit, line_required=False)
-    if problem:
-        raise InvalidInput(f"ticket {ticket_id}: {problem}")
-    options: EnqueueOptions = {
-        "queue_name": FLOW_QUEUE,
-        "workflow_name": kind,
-        "class_name": MigrationWorkflow.__qualname__,
-        "instance_name": INSTANCE_NAME,
-        "workflow_id": flow_id_of(ticket_id, kind),
-    }
-    flow_input = FlowInput(ticket_id=ticket_id, timings=settings.process, acmo_code=settings.acmo_code)
-    return client.enqueue(options, flow_input.model_dump(mode="json")).workflow_id
+    return arrivals.start_flow(client, settings, zendesk.ticket(ticket_id))
 
 
 class FlowView(BaseModel):

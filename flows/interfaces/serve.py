@@ -3,8 +3,10 @@
 Polling every live flow's ticket costs Zendesk calls that grow with the number of flows waiting; with
 thousands of customers waiting, most of those calls answer "nothing new". Zendesk triggers call this
 webhook instead: when a comment is added to a ticket the robot works on, and when a new migration ticket
-arrives. The worker's polling stays as the safety net (what reached Zendesk while ``rpa serve`` was down
-is read at the next poll), so with webhooks on ``RPA_PROCESS__WATCH_INTERVAL_SECONDS`` can be minutes.
+arrives. The worker stays the safety net for what reached Zendesk while ``rpa serve`` was down or a
+delivery was lost: its catch-up reader reads Zendesk's ticket event export every
+``RPA_PROCESS__CATCH_UP_INTERVAL_SECONDS`` (new tickets and comments alike), and its polling reads each live
+flow's ticket, so with webhooks on ``RPA_PROCESS__WATCH_INTERVAL_SECONDS`` can be minutes.
 
 **A call is believed only when Zendesk signed it.** ``X-Zendesk-Webhook-Signature`` must be the base64 of
 HMAC-SHA256, keyed by the webhook's signing secret (``RPA_WEBHOOK_SIGNING_SECRET``), over the value of
@@ -26,7 +28,9 @@ so a slow Zendesk API or database never keeps the webhook waiting into Zendesk's
 idempotent, because Zendesk may deliver one invocation twice: a repeated ``X-Zendesk-Webhook-Invocation-Id``
 is answered and dropped; a new comment is forwarded exactly as the polling forwards it
 (``TicketInbox.forward_ticket``, keyed by the comment id, so a second read delivers nothing twice); a new
-ticket's flow is started with ``operations.start``, and a ticket has one flow however often that is asked.
+ticket tagged as a migration starts its flow, or is handed to an agent when the start checks refuse it
+(``flows.process.arrivals.start_from_zendesk``, which the catch-up reader calls too), and a ticket has one
+flow and one such hand-off however often that is asked.
 """
 
 from __future__ import annotations
@@ -56,11 +60,10 @@ from flows.engine import durable
 from flows.engine.run_store import RunStore
 from flows.engine.settings import Settings
 from flows.engine.toolkit import Toolkit
-from flows.interfaces import operations
+from flows.process import arrivals
 from flows.process.inboxes import TicketInbox
 from flows.process.messages import Topic
-from pages.errors import ApplicationError, BusinessError, InvalidInput
-from robots.zendesk import ZendeskClient
+from pages.errors import ApplicationError, InvalidInput
 
 WEBHOOK_PATH = "/zendesk/webhook"
 SIGNATURE = "X-Zendesk-Webhook-Signature"
@@ -222,7 +225,7 @@ class Intake:
             thread.join(max(0.0, deadline - time.monotonic()))
         left = self.waiting()
         if left:
-            # New comments are read by the worker's next poll; a new ticket's flow must be started by hand.
+            # The worker reads them anyway: new comments at its next poll, new tickets by its catch-up reader.
             logger.warning("{} webhook event(s) left unhandled at stop", left)
 
     def _work(self, lane: queue.Queue[WebhookEvent | None]) -> None:
@@ -250,11 +253,11 @@ class Intake:
 class TicketEvents:
     """What each event means for the flows, done with the clients ``rpa flow`` uses."""
 
-    def __init__(self, settings: Settings, client: DBOSClient, zendesk: ZendeskClient, store: RunStore) -> None:
+    def __init__(self, settings: Settings, client: DBOSClient, toolkit: Toolkit, store: RunStore) -> None:
         self.settings = settings
         self.client = client
-        self.zendesk = zendesk
-        self.inbox = TicketInbox(store, zendesk, self._deliver)
+        self.toolkit = toolkit
+        self.inbox = TicketInbox(store, toolkit.zendesk, self._deliver)
 
     def _deliver(self, flow_id: str, message: dict, topic: Topic, key: str) -> None:
         self.client.send(flow_id, message, topic.value, idempotency_key=key)
@@ -266,15 +269,10 @@ class TicketEvents:
                 logger.info("{} message(s) of ticket {} forwarded to its flow", forwarded, event.ticket_id)
             return
         try:
-            flow_id = operations.start(self.client, self.zendesk, self.settings, event.ticket_id)
-        except BusinessError as exc:
-            # No such ticket, or a field some console would refuse: the flow is not started.
-            logger.warning("new ticket {} not started: {}", event.ticket_id, exc)
-            return
+            arrivals.start_from_zendesk(self.client, self.toolkit, self.settings, event.ticket_id)
         except ApplicationError as exc:
+            # The worker's catch-up reader finds the ticket in Zendesk's export and tries again.
             logger.error("new ticket {} not started, Zendesk did not answer: {}", event.ticket_id, exc)
-            return
-        logger.info("flow {} queued for new ticket {}", flow_id, event.ticket_id)
 
 
 class _Clients:
@@ -284,7 +282,7 @@ class _Clients:
         self.toolkit = Toolkit(settings)  # only its Zendesk client is used: no browser is started
         self.store = RunStore(settings.store_url())
         self.client = durable.client(settings)
-        self.events = TicketEvents(settings, self.client, self.toolkit.zendesk, self.store)
+        self.events = TicketEvents(settings, self.client, self.toolkit, self.store)
 
     def close(self) -> None:
         self.toolkit.close()

@@ -1,4 +1,5 @@
-"""The process as data: every macro by its exact Zendesk title, and the activities as a graph.
+"""The process as data: which tickets are its own (their tag), every macro by its exact Zendesk title, and
+the activities as a graph.
 
 Titles are the contact centre's own (PROCESS.md's macro table), reproduced letter for letter, "Tocken"
 included. The graph is what the run report draws, with the path a flow took highlighted.
@@ -7,6 +8,10 @@ included. The graph is what the run report draws, with the path a flow took high
 from __future__ import annotations
 
 from enum import Enum
+
+#: The tag the WhatsApp bot puts on the tickets of customers who want to migrate a line from prepaid to
+#: postpaid: a ticket with it is the process's, and its flow starts by itself (``flows.process.arrivals``).
+MIGRATION_TAG = "migracion_pre_pos"
 
 
 class Macro(str, Enum):

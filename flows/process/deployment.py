@@ -1,4 +1,5 @@
-"""How the migration process is put on a worker: its DBOS instances and the inboxes that feed its flows.
+"""How the migration process is put on a worker: its DBOS instances, and the inboxes that feed its flows and
+start the new ones.
 
 The engine runs whatever it is given; this module is where the process says what that is, so the worker,
 the demo and the tests build the same thing from settings.
@@ -9,8 +10,9 @@ from __future__ import annotations
 from dbos import DBOS
 
 from flows.engine.worker import Deployment, WorkerParts
+from flows.process import arrivals
 from flows.process.activities import MigrationActivities
-from flows.process.inboxes import AnalystsInbox, TicketInbox
+from flows.process.inboxes import AnalystsInbox, CatchUpInbox, TicketInbox
 from flows.process.messages import Topic
 from flows.process.migration import MigrationWorkflow
 
@@ -33,10 +35,27 @@ def migration_deployment(parts: WorkerParts) -> Deployment:
         # analysts loses at most that much. Two readers for a moment only read twice (messages are keyed).
         lease_seconds=max(5.0, 3 * settings.process.analyst_poll_seconds),
     )
+
+    def arrive(ticket_id: int, answer_to: int | None) -> bool:
+        result = arrivals.start_from_zendesk(parts.client, toolkit, settings, ticket_id, answer_to=answer_to)
+        return result.arrival == arrivals.Arrival.STARTED
+
+    catch_up = CatchUpInbox(
+        store,
+        toolkit.zendesk,
+        tickets,
+        arrive,
+        holder=settings.executor_id,
+        # As the analysts' reader's: a dead holder's lease runs out after three missed reads.
+        lease_seconds=max(5.0, 3 * settings.process.catch_up_interval_seconds),
+        interval_seconds=settings.process.catch_up_interval_seconds,
+        look_back_seconds=settings.process.catch_up_look_back_seconds,
+    )
     return Deployment(
         instances=[activities, workflow],
         inboxes=[
             (tickets.poll_once, settings.process.watch_interval_seconds),
             (analysts.poll_once, settings.process.analyst_poll_seconds),
+            (catch_up.poll_once, settings.process.catch_up_interval_seconds),
         ],
     )

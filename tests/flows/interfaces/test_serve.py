@@ -33,8 +33,10 @@ from flows.engine import durable
 from flows.engine.run_store import RunState, RunStore
 from flows.engine.settings import Settings
 from flows.interfaces.serve import EventKind, Intake, Offer, WebhookEvent, create_app
+from flows.process.definition import MIGRATION_TAG
 from flows.process.inboxes import TicketInbox
 from flows.process.messages import Topic
+from flows.steps.tickets import HANDOFF_REQUEST, HANDOFF_TAG
 from robots.zendesk import CommentData
 from tests.flows.conftest import flow_status, wait_for
 from tests.flows.scenarios import scenario
@@ -43,6 +45,17 @@ TICKET = 2001
 FLOW = f"migration-{TICKET}"
 SECRET = "zendesk-signing-secret-of-the-tests"
 WEBHOOK = "/zendesk/webhook"
+#: The mock's WhatsApp bot does not create tickets: a trigger tags each new one as the bot marks migrations.
+BOT_MARKS_MIGRATIONS = {
+    "title": "Liza: ticket de migración pre a pos",
+    "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "Create"}]},
+    "actions": [{"field": "current_tags", "value": MIGRATION_TAG}],
+}
+
+
+def migration_ticket(**changes) -> dict:
+    """The one-ticket world, its ticket tagged as a migration when it is created."""
+    return scenario(zendesk={"triggers": [BOT_MARKS_MIGRATIONS]}, **changes)
 
 
 def signed(
@@ -257,10 +270,10 @@ def test_the_ticket_inbox_reads_by_polling_and_one_ticket_on_demand(tmp_path: Pa
 # ---------------------------------------------------------------------------------------------
 # A new ticket starts its flow
 # ---------------------------------------------------------------------------------------------
-def test_a_new_ticket_starts_its_flow_once_after_zendesk_was_answered(
+def test_a_new_migration_ticket_starts_its_flow_once_after_zendesk_was_answered(
     load_scenario, faults, serve_webhooks, flows, mocks
 ):
-    load_scenario(scenario())
+    load_scenario(migration_ticket())
     # Zendesk's answer to the start check's read of the ticket is held: the webhook must not wait for it.
     faults("zendesk", hold={"method": "GET", "path": "/api/v2/tickets/{id}", "phase": "after", "seconds": 2})
     server = serve_webhooks()
@@ -282,15 +295,30 @@ def test_a_new_ticket_starts_its_flow_once_after_zendesk_was_answered(
     assert flow_status(flows, FLOW) == "ENQUEUED"
 
 
-def test_a_new_ticket_the_start_check_refuses_is_logged_not_started(
-    load_scenario, serve_webhooks, flows, logged_warnings
-):
-    load_scenario(scenario(fields={"line": "12"}))
+def test_a_new_ticket_without_the_migration_tag_is_left_alone(load_scenario, serve_webhooks, flows, world_state):
+    load_scenario(scenario())
     server = serve_webhooks()
-    assert server.deliver({"event": "ticket_created", "ticket_id": str(TICKET)}).status_code == 200
+    assert server.deliver({"event": "ticket_created", "ticket_id": TICKET}).status_code == 200
     assert server.intake.idle(30)
     assert flow_status(flows, FLOW) is None
-    assert any(f"new ticket {TICKET} not started" in line and "Línea" in line for line in logged_warnings), (
+    assert not any(c["body"].startswith(HANDOFF_REQUEST) for c in world_state()["tickets"][str(TICKET)]["comments"])
+
+
+def test_a_new_ticket_the_start_check_refuses_is_handed_to_an_agent_once(
+    load_scenario, serve_webhooks, flows, world_state, logged_warnings
+):
+    load_scenario(migration_ticket(fields={"line": "12"}))
+    server = serve_webhooks()
+    for invocation in ("created-1", "created-2"):  # the trigger fired twice
+        created = {"event": "ticket_created", "ticket_id": str(TICKET)}
+        assert server.deliver(created, invocation=invocation).status_code == 200
+        assert server.intake.idle(30)
+    assert flow_status(flows, FLOW) is None
+    ticket = world_state()["tickets"][str(TICKET)]
+    [note] = [c for c in ticket["comments"] if c["body"].startswith(HANDOFF_REQUEST)]
+    assert note["public"] is False and "'Línea a migrar'" in note["body"] and "Motivo: ticket 2001" in note["body"]
+    assert HANDOFF_TAG in ticket["tags"]
+    assert any(f"migration ticket {TICKET} not started" in line and "Línea" in line for line in logged_warnings), (
         logged_warnings
     )
 
@@ -357,7 +385,7 @@ def test_a_call_zendesk_did_not_sign_is_refused_and_nothing_happens(load_scenari
 
 
 def test_a_signed_call_within_the_tolerance_is_taken(load_scenario, serve_webhooks, flows):
-    load_scenario(scenario())
+    load_scenario(migration_ticket())
     server = serve_webhooks()
     answer = server.deliver(CREATED, at=datetime.now(UTC) - timedelta(seconds=240))
     assert answer.status_code == 200
