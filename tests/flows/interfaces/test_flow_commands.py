@@ -83,7 +83,9 @@ def test_a_person_cannot_make_a_write_of_a_live_flow_by_hand(load_scenario, star
                                                              flow_settings):
     replies = scenario()["tickets"][0]["customer"]["replies"]
     replies["primer_contacto"] = {"silent": True}
-    load_scenario(scenario(replies=replies))
+    spec = scenario(replies=replies)
+    spec["tickets"][0]["customer"]["sms_wait_seconds"] = 600  # a busy machine may take a while to send it
+    load_scenario(spec)
     worker = start_worker()
     patient = flow_settings.model_copy(
         update={"process": flow_settings.process.model_copy(update={"customer_reply_seconds": 120})})
