@@ -37,7 +37,7 @@ lint: install
 	@$(VENV)/bin/mypy
 
 test: install postgres lint
-	@$(VENV)/bin/pytest -n 3
+	@$(VENV)/bin/pytest -n 2
 
 bench: install
 	@$(PY) -m flows.devtools.bench
