@@ -33,6 +33,14 @@ TOKEN_LENGTH = 6
 LA_PAZ = timezone(timedelta(hours=-4))
 
 
+def new_code() -> str:
+    """An alphanumeric one-time code, as AR's SMS shows it: letters and at least one digit."""
+    while True:
+        code = "".join(secrets.choice(TOKEN_ALPHABET) for _ in range(TOKEN_LENGTH))
+        if any(c.isdigit() for c in code) and any(c.isalpha() for c in code):
+            return code
+
+
 def console_time(moment: datetime | None) -> str:
     """Dates as AR shows them: Bolivian local time with its offset."""
     if moment is None:
@@ -97,7 +105,7 @@ def create_app(world: World) -> FastAPI:
             return console.render(request, "ar/token.html", {"number": number, "error": error})
         assert line is not None
         ttl = world.scenario.token_ttl_seconds
-        code = "".join(secrets.choice(TOKEN_ALPHABET) for _ in range(TOKEN_LENGTH))
+        code = new_code()
         issued = now()
         tokens()[number] = {
             "code": code,

@@ -231,6 +231,7 @@ class MigrationFlow:
         self.visits: Counter[str] = Counter()
         self.analyst_waits = 0
         self.preanalysis_verdict = PreanalysisVerdict.ELIGIBLE
+        self.doubted_code: str | None = None  # a message that could be the code but read as a word
 
     # -- the process ----------------------------------------------------------------------------
     def run(self) -> FlowResult:
@@ -688,6 +689,11 @@ class MigrationFlow:
         reading = read_token(message.body, self.token_format)
         if reading.understood and reading.value not in tried:
             return str(reading.value)
+        alone = (message.body or "").strip().rstrip(".!").strip().upper()
+        if reading.unclear and alone and alone == self.doubted_code and alone not in tried:
+            # She sends again, alone, what looked like a word: after the reminder, that is her code.
+            return alone
+        self.doubted_code = alone if self.token_format.holds(alone) else None
         if reading.wants_person or asked_again:
             note = self.hand_off(
                 "el código del SMS (token)",

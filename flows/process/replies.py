@@ -152,6 +152,11 @@ class TokenFormat(BaseModel):
     alphabet: str = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
     length: int = 6
 
+    def holds(self, value: str) -> bool:
+        """Whether ``value`` has the code's shape: its length, of its alphabet (case ignored)."""
+        upper = value.upper()
+        return len(upper) == self.length and all(c in self.alphabet.upper() for c in upper)
+
 
 class CustomerFile(BaseModel):
     """A file the customer sent on WhatsApp, as the ticket lists it."""
