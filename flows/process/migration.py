@@ -61,7 +61,6 @@ from flows.process.messages import (
     AgentCommand,
     AgentNote,
     AnalystsAnswer,
-    CustomerFile,
     CustomerMessage,
     Topic,
 )
@@ -476,7 +475,7 @@ class MigrationFlow:
             if message is None:
                 self.close_silent(Macro.DESPEDIDA, "a la oferta y al recontacto", Outcome.NO_ANSWER_OFFER)
             # 3.4: back to 3.1; what her answer already carries (a plan, her photos) counts.
-            carries = read_plan(message.body, plans).understood or photos_in(self.files_of(message))
+            carries = read_plan(message.body, plans).understood or photos_in(message.files)
             first = message if carries else None
 
     def collect_plan_and_documents(
@@ -498,7 +497,7 @@ class MigrationFlow:
             reading = read_plan(message.body, plans)
             if reading.understood and plan is None:
                 plan, progressed = reading.value, True
-            new_photos = photos_in(self.files_of(message))
+            new_photos = photos_in(message.files)
             if new_photos:
                 comment_ids.append(message.comment_id)
                 photos += len(new_photos)
@@ -812,7 +811,7 @@ class MigrationFlow:
                 self.close_silent(Macro.DESPEDIDA, "a Subsanar Observación", Outcome.NO_ANSWER_FIX)
             saved = (
                 self.act.save_customer_documents(self.ticket_id, [message.comment_id])
-                if photos_in(self.files_of(message))
+                if photos_in(message.files)
                 else []
             )
             if saved:
@@ -949,10 +948,6 @@ class MigrationFlow:
             self.visit("note:closed"),
         )
         raise Ended(Activity.NO_ANSWER, outcome, f"sin respuesta {after}")
-
-    @staticmethod
-    def files_of(message: CustomerMessage) -> list[CustomerFile]:
-        return message.files
 
     # -- hand-offs and outages ------------------------------------------------------------------------
     def hand_off(

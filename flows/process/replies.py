@@ -1149,33 +1149,3 @@ def read_data(text: str) -> Reading:
             if run >= 2:
                 return Reading.understood(answer)
     return Reading.unclear()
-
-
-# ---------------------------------------------------------------------------------------------
-# old names, removed when the flow reads replies through the interpreters
-# ---------------------------------------------------------------------------------------------
-def is_acceptance(message: str) -> bool:
-    return read_acceptance(message).value is True
-
-
-def is_refusal(message: str) -> bool:
-    return read_acceptance(message).value is False
-
-
-def token_in(message: str) -> str | None:
-    reading = read_token(message, TokenFormat())
-    return reading.value if reading.understood else None
-
-
-def chosen_plan(message: str, offered: list[str]) -> str | None:
-    reading = read_plan(message, offered)
-    return reading.value if reading.understood else None
-
-
-def is_yes(message: str) -> bool:
-    return read_yes_no(message).value is True
-
-
-def nit_in(message: str) -> str | None:
-    reading = read_nit(message)
-    return reading.value if reading.understood else None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pytest
 
-from flows.process import replies
 from flows.process.replies import (
     CustomerFile,
     DataAnswer,
@@ -419,11 +418,13 @@ def test_greetings_questions_and_bare_yeses_carry_no_data(text):
     assert value(read_data(text)) is UNCLEAR
 
 
-# -- the old names, until the flow switches -----------------------------------------------------------------
-def test_the_old_names_read_through_the_interpreters():
-    assert replies.is_acceptance("ACEPTO") and not replies.is_acceptance("si acepto")
-    assert replies.is_refusal("no acepto") and not replies.is_refusal("No, cual es la diferencia?")
-    assert replies.token_in("ab3 k7q") == "AB3K7Q" and replies.token_in("Gracias") is None
-    assert replies.chosen_plan("el de 69", PLANS) == "Mega Plan 69" and replies.chosen_plan("ok", PLANS) is None
-    assert replies.is_yes("si") and not replies.is_yes("sinceramente no")
-    assert replies.nit_in("NIT 1020304050") == "1020304050" and replies.nit_in("hola") is None
+# -- the cases the old keyword rules got wrong, through the interpreters ------------------------------------
+def test_the_keyword_rules_field_failures_read_right():
+    tokens = TokenFormat()
+    assert read_acceptance("ACEPTO").value is True and read_acceptance("si acepto").value is not True
+    assert read_acceptance("no acepto").value is False
+    assert read_acceptance("No, cual es la diferencia?").value is not False
+    assert read_token("ab3 k7q", tokens).value == "AB3K7Q" and not read_token("Gracias", tokens).understood
+    assert read_plan("el de 69", PLANS).value == "Mega Plan 69" and not read_plan("ok", PLANS).understood
+    assert read_yes_no("si").value is True and read_yes_no("sinceramente no").value is not True
+    assert read_nit("NIT 1020304050").value == "1020304050" and not read_nit("hola").understood
