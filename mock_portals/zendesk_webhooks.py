@@ -30,6 +30,7 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import itertools
 import json
 import re
 import secrets
@@ -73,6 +74,8 @@ RECORDS = "zendesk"
 ACCOUNT_ID = "10013770"
 TRIGGER_ID_BASE = 360005000000
 INVOCATION_ID_BASE = 8350200000
+#: Zendesk's invocation ids are unique for good, not per world: a receiver dedupes by them across resets.
+_INVOCATION_IDS = itertools.count(1)
 #: Zendesk's id of the user a webhook is created by when the system created it (a seeded one).
 SYSTEM_USER = "-1"
 TRIGGER_SUBSCRIPTION = "conditional_ticket_events"
@@ -619,7 +622,7 @@ def _invoke(world: World, webhook: dict[str, Any], trigger_id: int, ticket_id: i
     invocation = _Invocation(
         state=world.state,
         webhook_id=webhook["id"],
-        invocation_id=str(INVOCATION_ID_BASE + runtime.invocations),
+        invocation_id=str(INVOCATION_ID_BASE + next(_INVOCATION_IDS)),
         trigger_id=trigger_id,
         ticket_id=ticket_id,
         body=body,

@@ -2,6 +2,8 @@
 
 A robot returns ``Evidence`` in memory; ``EvidenceStore`` keeps it on disk beside a JSON sidecar, and
 ``note_marker`` gives the internal note a tag that lets a repeated step recognise a note it already posted.
+Whoever runs the robots may give the store a ``mirror``: it is handed every file the store writes, so
+evidence can be shared beyond this disk without the robots knowing where it goes.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -65,10 +68,14 @@ class StoredEvidence(BaseModel):
 
 
 class EvidenceStore:
-    """A folder of evidence files, one sub-folder per ticket, each file with a ``.json`` sidecar."""
+    """A folder of evidence files, one sub-folder per ticket, each file with a ``.json`` sidecar.
 
-    def __init__(self, root: Path) -> None:
+    ``mirror`` is called with each file once it is written (the evidence, then its sidecar).
+    """
+
+    def __init__(self, root: Path, mirror: Callable[[Path], object] | None = None) -> None:
         self.root = Path(root)
+        self.mirror = mirror
 
     def folder_for(self, ticket_id: int | str) -> Path:
         return self.root / f"ticket-{ticket_id}"
@@ -80,6 +87,9 @@ class EvidenceStore:
         path.write_bytes(evidence.content)
         sidecar = path.with_suffix(path.suffix + ".json")
         sidecar.write_text(evidence.model_dump_json(indent=2), encoding="utf-8")
+        if self.mirror is not None:
+            self.mirror(path)
+            self.mirror(sidecar)
         return StoredEvidence(evidence=evidence, path=path)
 
     def load(self, path: Path) -> Evidence:

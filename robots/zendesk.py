@@ -431,6 +431,34 @@ class ZendeskClient:
             **data,
         )
 
+    # -- the account's webhooks and triggers ------------------------------------------------------------
+    def current_user_id(self) -> int:
+        """The id of the agent this client acts as (triggers exclude the robot's own updates by it)."""
+        return int(self._json("GET", "/users/me.json")["user"]["id"])
+
+    def webhooks(self) -> list[dict[str, Any]]:
+        return list(self._cursor_pages("/webhooks", "webhooks"))
+
+    def create_webhook(self, webhook: dict[str, Any]) -> dict[str, Any]:
+        return self._json("POST", "/webhooks", json={"webhook": webhook})["webhook"]
+
+    def change_webhook(self, webhook_id: str, changes: dict[str, Any]) -> None:
+        """Zendesk answers a webhook's PATCH with 204 and no body."""
+        self._send("PATCH", f"/webhooks/{webhook_id}", json={"webhook": changes})
+
+    def webhook_signing_secret(self, webhook_id: str) -> SecretStr:
+        answer = self._json("GET", f"/webhooks/{webhook_id}/signing_secret")
+        return SecretStr(str(answer["signing_secret"]["secret"]))
+
+    def triggers(self) -> list[dict[str, Any]]:
+        return list(self._offset_pages("/triggers.json", "triggers"))
+
+    def create_trigger(self, trigger: dict[str, Any]) -> dict[str, Any]:
+        return self._json("POST", "/triggers.json", json={"trigger": trigger})["trigger"]
+
+    def change_trigger(self, trigger_id: int, trigger: dict[str, Any]) -> dict[str, Any]:
+        return self._json("PUT", f"/triggers/{trigger_id}.json", json={"trigger": trigger})["trigger"]
+
     # -- HTTP -----------------------------------------------------------------------------------------
     def _update(self, ticket_id: int, changes: dict[str, Any]) -> dict[str, Any]:
         return self._json("PUT", f"/tickets/{ticket_id}.json", json={"ticket": changes})

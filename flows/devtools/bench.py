@@ -7,7 +7,7 @@ Three measurements, each printed beside its target (the issue's "Measured, not a
    same ``Worker`` as ``rpa worker``, DBOS on a temporary SQLite, a simulated customer answering within a
    fraction of a second). Its *active time* is the flow's wall time, from its first step starting to its
    last step ending (the run store's ``started_at``/``updated_at``; the queue's pick-up before it is not
-   counted), minus the time the flow spent inside ``DBOS.recv`` waiting for the customer, the reviewer or
+   counted), minus the time the flow spent inside ``DBOS.recv_async`` waiting for the customer, the reviewer or
    the token (which also holds the ticket inbox's polling interval): what is left is robots, Zendesk calls,
    evidence and the engine's own bookkeeping. The mocks log every request the flow made
    (``/_control/request_log``); the *floor* is those same requests sent again one after another with
@@ -259,6 +259,22 @@ class Probe:
 
         DBOS.recv = classmethod(timed_recv)  # type: ignore[method-assign, assignment]
         self._undo.append(lambda: setattr(DBOS, "recv", original))
+
+        # The migration flow is an async workflow: its waits are ``recv_async``.
+        original_async = DBOS.__dict__["recv_async"]
+        recv_async = DBOS.recv_async
+
+        async def timed_recv_async(cls: type, *args: Any, **kwargs: Any) -> Any:
+            flow_id = DBOS.workflow_id or "-"
+            started = time.perf_counter()
+            try:
+                return await recv_async(*args, **kwargs)
+            finally:
+                with probe._lock:
+                    probe.recv_seconds[flow_id] += time.perf_counter() - started
+
+        DBOS.recv_async = classmethod(timed_recv_async)  # type: ignore[method-assign, assignment]
+        self._undo.append(lambda: setattr(DBOS, "recv_async", original_async))
 
     def _wrap_driver_messages(self) -> None:
         from playwright._impl.connection import Connection
@@ -993,18 +1009,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="single flows timed against the floor")
     parser.add_argument("--no-trace", action="store_true", help="no Playwright traces (diagnosis only)")
     parser.add_argument("--out", type=Path, default=None, help="JSON output (default <run_dir>/bench.json)")
+    parser.add_argument(
+        "--section", choices=("flow", "scale", "all"), default="all", help="the flow's cost, the volume, or both"
+    )
+    parser.add_argument("--tickets", type=int, default=1000, help="scale: silent customers waiting at once")
+    parser.add_argument("--kill-flows", type=int, default=300, help="scale: flows on two workers, one killed")
+    parser.add_argument("--quiet-seconds", type=float, default=60, help="scale: how long the waiting calls are counted")
     args = parser.parse_args(argv)
 
     console = Console() if sys.stdout.isatty() else Console(width=150)
     logger.remove()
     logger.add(sys.stderr, level="WARNING")
-    config = BenchConfig(
-        latency_ms=args.latency_ms, flows=args.flows, repeats=args.repeats, trace=False if args.no_trace else None
-    )
-    result = run_bench(config, progress=lambda text: console.print(f"[dim]bench:[/dim] {text}"))
     out = args.out or Settings().run_dir / "bench.json"
-    print_table(result, console)
-    console.print(f"written to {write_json(result, out)}")
+    say = lambda text: console.print(f"[dim]bench:[/dim] {text}")  # noqa: E731
+    if args.section in ("flow", "all"):
+        config = BenchConfig(
+            latency_ms=args.latency_ms, flows=args.flows, repeats=args.repeats, trace=False if args.no_trace else None
+        )
+        result = run_bench(config, progress=say)
+        print_table(result, console)
+        console.print(f"written to {write_json(result, out)}")
+    if args.section in ("scale", "all"):
+        from flows.devtools.bench_scale import run_scale, scale_rows
+
+        figures = run_scale(args.tickets, args.kill_flows, args.quiet_seconds, progress=say)
+        table = Table(title=f"make bench, scale ({figures['seconds']:.0f} s)")
+        for column in ("Measure", "Value", "Target", "", "How"):
+            table.add_column(column)
+        for row in scale_rows(figures):
+            verdict = "" if row["pass"] is None else ("[green]PASS[/green]" if row["pass"] else "[red]MISS[/red]")
+            table.add_row(row["measure"], row["value"], row["target"], verdict, row["detail"])
+        console.print(table)
+        scale_out = out.with_name(out.stem + "-scale.json")
+        scale_out.parent.mkdir(parents=True, exist_ok=True)
+        scale_out.write_text(json.dumps({**figures, "table": scale_rows(figures)}, indent=2, default=str))
+        console.print(f"written to {scale_out}")
     return 0
 
 

@@ -31,7 +31,6 @@ DEMO_TIMINGS = ProcessTimings(
     agent_review_seconds=30,
     analyst_reply_seconds=60,
     analyst_poll_seconds=0.5,
-    watch_interval_seconds=0.2,
 )
 
 
@@ -51,7 +50,7 @@ def run_demo(settings: Settings, console: Console) -> int:
     console.print("[bold]Starting the mock portals[/bold] (scenario: demo)")
     with MockPortals(DEMO_SCENARIO) as mocks:
         settings = mocks.settings(settings)
-        worker = RunningWorker(settings)
+        worker = RunningWorker(settings, webhooks=True)
         try:
             status, run = _follow(worker, console)
         finally:

@@ -50,7 +50,6 @@ CATALOGUE_TIMINGS = ProcessTimings(
     analyst_reply_seconds=15,
     analyst_poll_seconds=0.2,
     agent_review_seconds=8,
-    watch_interval_seconds=0.1,
     max_tokens=2,
     silence_horizon_seconds=2.0,
     handoff_wait_seconds=30,
@@ -466,7 +465,7 @@ def regress_command(only: str | None) -> int:
                 "database_url": None,
             }
         )
-        worker = RunningWorker(settings)
+        worker = RunningWorker(settings, webhooks=True)
         try:
             with Progress(
                 TextColumn("{task.description}"),

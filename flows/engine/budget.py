@@ -18,8 +18,10 @@ import time
 from collections.abc import Callable
 
 from loguru import logger
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, create_engine, insert, select, update
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
+
+from flows.engine.databases import create_tables, store_engine
 
 _metadata = MetaData()
 budgets = Table(
@@ -53,14 +55,13 @@ class ZendeskBudget:
     ) -> None:
         if per_minute <= 0:
             raise ValueError(f"a Zendesk budget needs at least one call per minute, got {per_minute}")
-        connect_args = {"timeout": 30} if url.startswith("sqlite") else {}
-        self.engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+        self.engine = store_engine(url)
         self.rate = per_minute / window_seconds  # calls a second
         self.burst = max(1.0, self.rate)
         self.name = name
         self.clock = clock
         self.sleep = sleep
-        _metadata.create_all(self.engine)
+        create_tables(_metadata, self.engine)
         try:
             with self.engine.begin() as db:
                 db.execute(

@@ -26,7 +26,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    create_engine,
     insert,
     inspect,
     select,
@@ -35,6 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
+from flows.engine.databases import create_tables, store_engine
 from robots.evidence import utc_now
 
 metadata = MetaData()
@@ -175,19 +175,18 @@ class RunStore:
     ``rpa_positions`` in a SQLite file or Postgres."""
 
     def __init__(self, url: str) -> None:
-        connect_args = {"timeout": 30} if url.startswith("sqlite") else {}
-        self.engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+        self.engine = store_engine(url)
         self._create_tables()
 
     def _create_tables(self, attempts: int = 3) -> None:
         """Create the tables if missing; workers starting together on one database may race to do it."""
         for attempt in range(attempts):
             try:
-                metadata.create_all(self.engine)
+                create_tables(metadata, self.engine)
                 self._add_missing_columns()
                 return
             except (IntegrityError, ProgrammingError):
-                # Another worker created them between our check and our CREATE: look again.
+                # Another worker added a column between our check and our ALTER: look again.
                 if attempt == attempts - 1:
                     raise
 
@@ -385,6 +384,71 @@ class RunStore:
             return True
         except IntegrityError:
             return False
+
+    def claim_lease(self, name: str, holder: str, seconds: float) -> None:
+        """Take the lease ``name`` whoever holds it: a worker starting takes its own lease back."""
+        until = utc_now() + timedelta(seconds=seconds)
+        with self.engine.begin() as db:
+            if db.execute(update(leases).where(leases.c.name == name).values(holder=holder, expires_at=until)).rowcount:
+                return
+        try:
+            with self.engine.begin() as db:
+                db.execute(insert(leases).values(name=name, holder=holder, expires_at=until))
+        except IntegrityError:
+            with self.engine.begin() as db:
+                db.execute(update(leases).where(leases.c.name == name).values(holder=holder, expires_at=until))
+
+    def renew_lease(self, name: str, holder: str, seconds: float) -> str | None:
+        """Keep the lease ``name`` for ``seconds`` more if ``holder`` still holds it, expired or not (nobody
+        took it meanwhile); otherwise who holds it now, and nothing changes."""
+        with self.engine.begin() as db:
+            kept = db.execute(
+                update(leases)
+                .where((leases.c.name == name) & (leases.c.holder == holder))
+                .values(expires_at=utc_now() + timedelta(seconds=seconds))
+            ).rowcount
+            if kept:
+                return None
+            row = db.execute(select(leases.c.holder).where(leases.c.name == name)).first()
+        return row.holder if row else "nobody (its lease is gone)"
+
+    def expired_leases(self, prefix: str) -> list[tuple[str, str]]:
+        """The leases named ``prefix…`` whose time ran out, as (name, holder)."""
+        with self.engine.connect() as db:
+            rows = db.execute(
+                select(leases.c.name, leases.c.holder).where(
+                    leases.c.name.startswith(prefix, autoescape=True) & (leases.c.expires_at < utc_now())
+                )
+            )
+            return [(row.name, row.holder) for row in rows]
+
+    def take_expired_lease(self, name: str, seen_holder: str, holder: str, seconds: float) -> bool:
+        """Take the lease ``name`` from ``seen_holder`` only if it is still theirs and still expired: of two
+        processes trying at once, exactly one gets it (the row is updated atomically)."""
+        now = utc_now()
+        # A row locked by a holder paused inside its own renewal is skipped rather than waited for: waiting
+        # could outlast this process's own lease. SQLite has no row locks and ignores the clause.
+        still_expired = (
+            select(leases.c.name)
+            .where((leases.c.name == name) & (leases.c.holder == seen_holder) & (leases.c.expires_at < now))
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        with self.engine.begin() as db:
+            return bool(
+                db.execute(
+                    update(leases)
+                    .where(leases.c.name == still_expired)
+                    .values(holder=holder, expires_at=now + timedelta(seconds=seconds))
+                ).rowcount
+            )
+
+    def settle_lease(self, name: str, holder: str, until: datetime) -> None:
+        """Set the time of a lease ``holder`` holds (a takeover done stays held until ``until``)."""
+        with self.engine.begin() as db:
+            db.execute(
+                update(leases).where((leases.c.name == name) & (leases.c.holder == holder)).values(expires_at=until)
+            )
 
     # -- positions ----------------------------------------------------------------------------
     def position(self, name: str) -> str | None:

@@ -53,7 +53,13 @@ class ProcessTimings(BaseModel):
     analyst_reply_seconds: float = Field(172800, description="wait for the activations analysts")
     analyst_poll_seconds: float = Field(60, description="how often the deployment reads the analysts' task inbox")
     agent_review_seconds: float = Field(86400, description="wait for a person to approve CI photos and selfie")
-    watch_interval_seconds: float = Field(5, description="how often the worker reads waiting tickets")
+    watch_interval_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="read every live flow's ticket this often: only for a deployment Zendesk's webhook cannot "
+        "reach (one call per live flow per interval, growing with the flows waiting); unset: the flows hear "
+        "of their tickets through `rpa serve` and the catch-up reader only",
+    )
     catch_up_interval_seconds: float = Field(
         60,
         gt=0,
@@ -120,8 +126,31 @@ class Settings(BaseSettings):
         description="Zendesk API calls per minute that every process of the deployment shares (set it below "
         "the account's plan limit: 200 Team … 700 Enterprise, 2,500 High Volume); unset: not counted",
     )
-    flows_per_worker: int = Field(200, description="flows one worker runs at once (waiting ones count)")
+    flows_per_worker: int = Field(
+        8,
+        gt=0,
+        description="robot steps one worker runs at once: its browser's capacity (a flow waiting for someone "
+        "does not count: it holds no thread)",
+    )
+    flows_in_memory_per_worker: int = Field(
+        5000,
+        gt=0,
+        description="flows one worker keeps at once, waiting ones included; a waiting flow costs under 100 kB "
+        "of memory and no thread, so this only bounds memory",
+    )
+    worker_lease_seconds: float = Field(
+        30,
+        gt=0,
+        description="a worker silent this long (its lease not renewed, on a shared database) is taken for dead: "
+        "a live worker takes its pending flows over, and if it wakes it stops and exits",
+    )
     trace_failed_steps: bool = Field(True, description="keep a Playwright trace of a failed step")
+    shared_file_max_mb: float = Field(
+        25,
+        gt=0,
+        description="largest flow file (evidence, customer photo, failed step's screenshot or trace) put in the "
+        "database for every worker and `rpa serve`; a larger one stays on the disk of the machine that wrote it",
+    )
     webhook_signing_secret: SecretStr | None = Field(
         None, description="signing secret of the Zendesk webhook `rpa serve` receives; unset: `rpa serve` refuses"
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from flows.engine.budget import ZendeskBudget
+from flows.engine.files import FlowFiles
 from flows.engine.settings import Settings
 from pages.ar import ARPage
 from pages.base import ConsolePage
@@ -45,7 +46,9 @@ class Toolkit:
         self.host = host or BrowserHost(settings.browser)
         self._owns_host = host is None
         self._sessions: dict[str, PortalSession] = {}
-        self.evidence = EvidenceStore(settings.evidence_dir)
+        # Every evidence file is also put in the deployment's database, so any worker can go on with the flow.
+        self.files = FlowFiles(settings)
+        self.evidence = EvidenceStore(settings.evidence_dir, mirror=self.files.keep)
 
     def session(self, console: type[C]) -> PortalSession[C]:
         if console.portal not in self._sessions:
@@ -108,7 +111,11 @@ class Toolkit:
             return None, None
         failed = self._sessions.get(portal or "")
         latest = failed if failed is not None and failed.last_used else max(used, key=lambda s: s.last_used)
-        return self.host.run(latest.save_failure(folder, stem))
+        screenshot, trace = self.host.run(latest.save_failure(folder, stem))
+        # Shared so a report built elsewhere shows them; the step's own error is what must surface, not ours.
+        self.files.keep_quietly(screenshot)
+        self.files.keep_quietly(trace)
+        return screenshot, trace
 
     def close(self) -> None:
         sessions = list(self._sessions.values())
@@ -120,6 +127,7 @@ class Toolkit:
             self.host.close()
         if "zendesk" in self.__dict__:
             self.zendesk.close()
+        self.files.dispose()
 
     def __enter__(self) -> Toolkit:
         return self

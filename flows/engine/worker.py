@@ -5,6 +5,9 @@ this machine left pending), and the inboxes of the deployment polled on the work
 its own interval. Stopping (SIGTERM, Ctrl-C) lets the steps running now finish and be recorded; a step
 that would start while the worker stops does not start (``WorkerStopping``), and its flow resumes there
 on the next start.
+
+On a shared database the worker holds a lease and takes over dead workers' flows (``flows.engine.leases``);
+a worker that finds its own lease taken over stops its flows and ends its run loop.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dbos import DBOSClient
 from loguru import logger
 
 from flows.engine import durable
+from flows.engine.leases import TakeOver, WorkerLease
 from flows.engine.run_store import RunStore
 from flows.engine.settings import Settings
 from flows.engine.toolkit import Toolkit
@@ -83,27 +87,47 @@ class WorkerParts:
     store: RunStore
     client: DBOSClient
     gate: StepGate
+    robot_threads: durable.RobotThreads
 
 
 Deploy = Callable[[WorkerParts], Deployment]
 
 
 class Worker:
-    def __init__(self, settings: Settings, deploy: Deploy) -> None:
+    def __init__(self, settings: Settings, deploy: Deploy, take_over: TakeOver | None = None) -> None:
+        """``take_over`` moves a dead worker's pending flows (``operations.recover``); None: this worker
+        takes nobody's flows over (see ``flows.engine.leases``)."""
         self.settings = settings
         self.deploy = deploy
+        self.take_over = take_over
         self.stopping = threading.Event()
         self.gate = StepGate()
+        self.robot_threads = durable.RobotThreads(settings.flows_per_worker)
+        self.lease: WorkerLease | None = None
+        #: Why this worker stopped its flows when another worker took them over; None while it owns them.
+        self.lease_lost: str | None = None
 
     def start(self) -> None:
         self.toolkit = Toolkit(self.settings, trace=self.settings.trace_failed_steps)
         self.store = RunStore(self.settings.store_url())
         self.client = durable.client(self.settings)
+        if self.settings.database_url:
+            # Claimed before DBOS launches and recovers this worker's flows, so nobody takes them over meanwhile.
+            self.lease = WorkerLease(
+                self.store,
+                self.client,
+                self.settings.executor_id,
+                self.settings.worker_lease_seconds,
+                self.take_over,
+                self._lost_lease,
+            )
+            self.lease.start()
         deployment: Deployment | None = None
 
         def register() -> list[object]:
             nonlocal deployment
-            deployment = self.deploy(WorkerParts(self.settings, self.toolkit, self.store, self.client, self.gate))
+            parts = WorkerParts(self.settings, self.toolkit, self.store, self.client, self.gate, self.robot_threads)
+            deployment = self.deploy(parts)
             return deployment.instances
 
         self.engine = durable.Engine(self.settings, register)
@@ -128,7 +152,8 @@ class Worker:
         return delivered
 
     def run_until_stopped(self) -> None:
-        """Poll the inboxes until ``stop`` (or a signal) is called."""
+        """Poll the inboxes until ``stop`` (or a signal) is called, or another worker took this one's flows
+        over (``lease_lost`` then says why)."""
         tick = min([interval for _, interval, _ in self.inboxes] or [1.0])
         while not self.stopping.is_set():
             self.poll()
@@ -137,8 +162,16 @@ class Worker:
     def stop(self) -> None:
         self.stopping.set()
 
+    def _lost_lease(self, message: str) -> None:
+        """Another worker took this one's flows over: no new step starts here, and the run loop ends."""
+        self.lease_lost = message
+        self.gate.close(0)
+        self.stopping.set()
+
     def close(self, drain_seconds: float = 30) -> None:
         """Let the running steps finish and be recorded, then stop DBOS and the browser."""
+        if self.lease is not None:
+            self.lease.stop()
         if not self.gate.close(drain_seconds):
             logger.warning(
                 "steps still running after {} s: they run again when a worker resumes their flows", drain_seconds
@@ -146,6 +179,7 @@ class Worker:
         # DBOS records a step's output right after the step's function returns: give it that moment.
         time.sleep(0.5)
         self.engine.shutdown()
+        self.robot_threads.close()
         self.toolkit.close()
         self.store.dispose()
         self.client.destroy()

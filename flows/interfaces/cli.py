@@ -40,7 +40,9 @@ app = typer.Typer(
 mocks_app = typer.Typer(help="The local mock portals.", no_args_is_help=True)
 step_app = typer.Typer(help="Run one robot step for a ticket and attach its evidence.", no_args_is_help=True)
 flow_app = typer.Typer(help="Whole migrations as durable flows.", no_args_is_help=True)
+zendesk_app = typer.Typer(help="The Zendesk account's side of the product.", no_args_is_help=True)
 app.add_typer(mocks_app, name="mocks")
+app.add_typer(zendesk_app, name="zendesk")
 app.add_typer(step_app, name="step")
 app.add_typer(flow_app, name="flow")
 
@@ -416,10 +418,14 @@ def flow_recover(
 
 @app.command("worker")
 def worker() -> None:
-    """Run flows until stopped (Ctrl-C or SIGTERM); the state lives in the run folder or RPA_DATABASE_URL."""
+    """Run flows until stopped (Ctrl-C or SIGTERM); the state lives in the run folder or RPA_DATABASE_URL.
+
+    Exits 1 when it finds its lease taken over (it was silent longer than RPA_WORKER_LEASE_SECONDS and
+    another worker took its flows): start it again.
+    """
     settings = load_settings()
     configure_logging(settings.log_level, _run_log(settings, "worker"))
-    runner = Worker(settings, migration_deployment)
+    runner = Worker(settings, migration_deployment, take_over=operations.recover)
     signal.signal(signal.SIGTERM, lambda *_: runner.stop())
     runner.start()
     out.print(f"worker {settings.executor_id} running; Ctrl-C stops it")
@@ -430,11 +436,14 @@ def worker() -> None:
     finally:
         runner.close()
         logger.complete()
-    # Flows waiting for a customer hold threads in a durable wait that resumes on the next start: they
-    # are not joined, or a stop would last as long as the longest wait.
+    if runner.lease_lost is not None:
+        # Non-zero, so a supervisor starts this worker again clean: its flows now belong to another one.
+        err.print(f"[red]error:[/red] {runner.lease_lost}")
+    # A step still running after the drain (its flow resumes it on the next start) is not joined on its robot
+    # thread, or a stop would last as long as a hung console; waiting flows hold no thread.
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(0)
+    os._exit(0 if runner.lease_lost is None else EXIT_FAILED)
 
 
 @app.command("serve")
@@ -452,6 +461,33 @@ def serve(
         signing_secret(settings)
         out.print(f"receiving Zendesk webhooks at http://{host}:{port}{WEBHOOK_PATH}; Ctrl-C stops it")
         serve_webhooks(settings, host, port)
+
+
+@zendesk_app.command("connect")
+def zendesk_connect(
+    url: Annotated[str, typer.Option("--url", help="the address at which Zendesk reaches `rpa serve` (https://...)")],
+    show_secret: Annotated[
+        bool, typer.Option("--show-secret", help="print the webhook's signing secret for RPA_WEBHOOK_SIGNING_SECRET")
+    ] = False,
+) -> None:
+    """Point Zendesk's webhook and triggers at `rpa serve` (created once, updated when run again)."""
+    from flows.interfaces.zendesk_account import connect, webhook_endpoint
+
+    settings = load_settings()
+    configure_logging("WARNING", _run_log(settings, "zendesk-connect"))
+    with exit_codes("zendesk connect"):
+        endpoint = webhook_endpoint(url)  # a malformed address is refused before Zendesk is touched
+        with Toolkit(settings) as toolkit:
+            connection = connect(toolkit.zendesk, endpoint)
+        for made in connection.created or ["nothing new: the webhook and triggers were there"]:
+            out.print(f"created {made}" if connection.created else made)
+        out.print(f"webhook {connection.webhook_id} -> {connection.endpoint}")
+        for title, trigger_id in connection.trigger_ids.items():
+            out.print(f"trigger {trigger_id}: {title}")
+        if show_secret:
+            print(f"RPA_WEBHOOK_SIGNING_SECRET={connection.signing_secret.get_secret_value()}")
+        else:
+            out.print("set RPA_WEBHOOK_SIGNING_SECRET for `rpa serve` (run again with --show-secret to print it)")
 
 
 @app.command("report")

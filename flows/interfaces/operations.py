@@ -14,7 +14,7 @@ from flows.engine.run_store import FlowRun, RunState, RunStore, StepRecord
 from flows.engine.settings import Settings
 from flows.engine.toolkit import Toolkit
 from flows.process import arrivals
-from flows.process.definition import WaitKind
+from flows.process.definition import MIGRATION_TAG, WaitKind
 from flows.process.inboxes import AnalystsInbox
 from flows.process.messages import AgentCommand, CustomerMessage, Topic, agent_note_in
 from pages.errors import InvalidInput, RecordNotFound
@@ -56,13 +56,18 @@ def start(
     refuse is refused here, before anything is touched; a field still empty is not (the bot or an agent may
     fill it while the customer answers the first contact, and the flow asks an agent for it if not). A
     person may start any ticket; tickets that start by themselves are the tagged ones
-    (``flows.process.arrivals``).
+    (``flows.process.arrivals``). A ticket a person starts is given that tag too: Zendesk's trigger tells
+    ``rpa serve`` of the tagged tickets' new comments, so the customer's answers reach the flow.
     """
     if kind not in FLOW_KINDS:
         raise InvalidInput(f"unknown flow {kind!r}; known: {', '.join(FLOW_KINDS)}")
     if ticket_id <= 0:
         raise InvalidInput(f"ticket number must be positive, got {ticket_id}")
-    return arrivals.start_flow(client, settings, zendesk.ticket(ticket_id))
+    ticket = zendesk.ticket(ticket_id)
+    flow_id = arrivals.start_flow(client, settings, ticket)
+    if MIGRATION_TAG not in ticket.tags:
+        zendesk.update_ticket(ticket_id, add_tags=[MIGRATION_TAG])
+    return flow_id
 
 
 class FlowView(BaseModel):

@@ -290,10 +290,20 @@ class _Clients:
         self.client.destroy()
 
 
-def create_app(settings: Settings, handle: Callable[[WebhookEvent], None] | None = None) -> FastAPI:
+def _fixed(secret: SecretStr) -> Callable[[], SecretStr]:
+    return lambda: secret
+
+
+def create_app(
+    settings: Settings,
+    handle: Callable[[WebhookEvent], None] | None = None,
+    secret: Callable[[], SecretStr] | None = None,
+) -> FastAPI:
     """The webhook's web app; ``handle`` does an event's work (default: ``TicketEvents`` on the settings'
-    Zendesk, run store and flows database). Refuses to build without a signing secret."""
-    secret = signing_secret(settings)
+    Zendesk, run store and flows database). Refuses to build without a signing secret. ``secret`` gives the
+    secret at each call instead of the settings' (a harness whose mock Zendesk makes a new webhook, and so a
+    new secret, at each reset)."""
+    current_secret = secret or _fixed(signing_secret(settings))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -324,7 +334,7 @@ def create_app(settings: Settings, handle: Callable[[WebhookEvent], None] | None
     async def webhook(request: Request) -> JSONResponse:
         body = await request.body()
         problem = signature_problem(
-            secret.get_secret_value(), request.headers, body, settings.webhook_tolerance_seconds
+            current_secret().get_secret_value(), request.headers, body, settings.webhook_tolerance_seconds
         )
         if problem:
             logger.warning("webhook call refused: {}", problem)

@@ -549,7 +549,9 @@ class MigrationActivities(DBOSConfiguredInstance):
         the line saved since the visit's fence is this visit's contract: no second one is saved."""
 
         def upload() -> str:
-            done = consoles.upload_contract(self.toolkit, _contract_request(ContractRequest, ticket, plan, files))
+            done = consoles.upload_contract(
+                self.toolkit, _contract_request(self.toolkit, ContractRequest, ticket, plan, files)
+            )
             self._keep(ticket_id, done)
             return done.result.contract_number
 
@@ -586,7 +588,9 @@ class MigrationActivities(DBOSConfiguredInstance):
         as it is, so a crash between the two never makes a second contract or a second task."""
 
         def upload() -> str:
-            done = consoles.upload_contract(self.toolkit, _contract_request(AnalysisRequest, ticket, plan, files))
+            done = consoles.upload_contract(
+                self.toolkit, _contract_request(self.toolkit, AnalysisRequest, ticket, plan, files)
+            )
             self._keep(ticket_id, done)
             return done.result.contract_number
 
@@ -617,7 +621,9 @@ class MigrationActivities(DBOSConfiguredInstance):
         return self._once(
             ticket_id,
             visit,
-            lambda: consoles.answer_task(self.toolkit, task_number, backup_from_file(kind.value, path)).result,
+            lambda: (
+                consoles.answer_task(self.toolkit, task_number, backup_from_file(self.toolkit, kind.value, path)).result
+            ),
             answered,
         )
 
@@ -661,12 +667,12 @@ def contract_backups(backups: dict[str, str], *, analysed: bool, preanalysis_cou
 C = TypeVar("C", bound=ContractRequest)
 
 
-def _contract_request(model: type[C], ticket: TicketData, plan: str, files: dict[str, str]) -> C:
+def _contract_request(toolkit: Toolkit, model: type[C], ticket: TicketData, plan: str, files: dict[str, str]) -> C:
     return model(
         line=ticket.line or "",
         holder_name=ticket.holder_name or "",
         holder_ci=ticket.holder_ci or "",
         plan=plan,
         city=ticket.city or "",
-        backups=[backup_from_file(k, p) for k, p in files.items()],
+        backups=[backup_from_file(toolkit, k, p) for k, p in files.items()],
     )

@@ -91,6 +91,11 @@ def start_from_zendesk(
     Zendesk not answering raises (``ApplicationError``): whoever called tries again later, and nothing here
     is done twice by that.
     """
+    flow_id = flow_id_of(ticket_id)
+    if answer_to is None and client.list_workflows(workflow_ids=[flow_id], load_input=False, load_output=False):
+        # Told again of a ticket whose flow exists (the webhook and the catch-up reader both tell of it, Zendesk
+        # may deliver twice): one flow per ticket, and no Zendesk call to find that out.
+        return ArrivalResult(ticket_id=ticket_id, arrival=Arrival.STARTED, flow_id=flow_id)
     try:
         ticket = toolkit.zendesk.ticket(ticket_id)
     except RecordNotFound:

@@ -24,7 +24,7 @@ def send(flow_id: str, message: dict, topic: Topic, key: str) -> None:
 def migration_deployment(parts: WorkerParts) -> Deployment:
     settings, toolkit, store = parts.settings, parts.toolkit, parts.store
     activities = MigrationActivities(settings, toolkit, store, parts.gate, parts.client)
-    workflow = MigrationWorkflow(activities, parts.client)
+    workflow = MigrationWorkflow(activities, parts.client, parts.robot_threads)
     tickets = TicketInbox(store, toolkit.zendesk, send)
     analysts = AnalystsInbox(
         store,
@@ -51,11 +51,11 @@ def migration_deployment(parts: WorkerParts) -> Deployment:
         interval_seconds=settings.process.catch_up_interval_seconds,
         look_back_seconds=settings.process.catch_up_look_back_seconds,
     )
-    return Deployment(
-        instances=[activities, workflow],
-        inboxes=[
-            (tickets.poll_once, settings.process.watch_interval_seconds),
-            (analysts.poll_once, settings.process.analyst_poll_seconds),
-            (catch_up.poll_once, settings.process.catch_up_interval_seconds),
-        ],
-    )
+    inboxes = [
+        (analysts.poll_once, settings.process.analyst_poll_seconds),
+        (catch_up.poll_once, settings.process.catch_up_interval_seconds),
+    ]
+    if settings.process.watch_interval_seconds is not None:
+        # Polling every live flow's ticket: for a deployment Zendesk cannot call (its cost grows with the flows).
+        inboxes.append((tickets.poll_once, settings.process.watch_interval_seconds))
+    return Deployment(instances=[activities, workflow], inboxes=inboxes)

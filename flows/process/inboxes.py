@@ -205,6 +205,7 @@ class CatchUpInbox:
             1, min(EXPORT_REQUESTS_PER_MINUTE, int(interval_seconds * EXPORT_REQUESTS_PER_MINUTE / 60))
         )
         self._holding = False
+        self._robot_id: int | None = None
         self._paused_until = 0.0
         # Events of the second a page ended in come again on the next page: they are known, not handed over again.
         self._handed: OrderedDict[tuple[object, ...], None] = OrderedDict()
@@ -255,17 +256,30 @@ class CatchUpInbox:
             if key in self._handed:
                 continue
             if event.kind == TicketEventKind.COMMENT_ADDED and event.comment_id is not None:
-                if self._continues_refused_start(event):
+                if event.author_id == self._robot():
+                    pass  # the robot's own macros and notes: nothing for its flows to read
+                elif self._continues_refused_start(event):
                     handed += self.arrive(event.ticket_id, event.comment_id)
                 else:
                     newest_comment[event.ticket_id] = max(newest_comment.get(event.ticket_id, 0), event.comment_id)
-            elif MIGRATION_TAG in event.tags:
+            elif MIGRATION_TAG in event.tags and self.store.latest_flow(event.ticket_id) is None:
+                # A ticket whose flow runs (started by the webhook, or by a person) costs no read.
                 handed += self.arrive(event.ticket_id, None)
             self._remember(key)
         # One read of a ticket brings all its new comments: one read per ticket, for its newest comment.
         for ticket_id, comment_id in newest_comment.items():
             handed += self.tickets.forward_ticket(ticket_id, comment_id)
         return handed
+
+    def _robot(self) -> int | None:
+        """The robot's own Zendesk user (read once): the export holds its comments too, which cost a read each
+        if handed over."""
+        if self._robot_id is None:
+            try:
+                self._robot_id = self.zendesk.current_user_id()
+            except RPAError as exc:
+                logger.warning("could not tell the robot's Zendesk user: {}", exc)
+        return self._robot_id
 
     def _continues_refused_start(self, event: TicketEvent) -> bool:
         if event.public or not event.body.lstrip().startswith("#"):

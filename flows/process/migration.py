@@ -4,6 +4,12 @@ This module only decides. Every side effect is an activity (``flows.process.acti
 every wait for the outside world is a DBOS ``recv`` with the process's own timeout and follow-up macro.
 A crash anywhere resumes here with finished steps replayed, not repeated.
 
+The flow is a DBOS async workflow, so every activity and every wait is awaited. A flow waiting hours for
+its customer is a coroutine parked on DBOS's event loop: it holds no thread and no share of the browser.
+Each activity runs on the worker's robot threads (``flows.engine.durable.RobotThreads``), one at a time
+per flow, with the same step names in the same order as when the flow was synchronous, so a flow recorded
+then replays unchanged.
+
 What customers write is read by interpreters (``flows.process.replies``): understood, unclear, or a request
 for a person. Unclear gets one clarifying public reply; still unclear, or a person asked for, is a hand-off:
 the robot never guesses a yes, an acceptance or a token. A hand-off is an internal note saying what the
@@ -47,13 +53,13 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 
 from dbos import DBOS, DBOSClient, DBOSConfiguredInstance
 from pydantic import BaseModel, Field
 
-from flows.engine.durable import patched
+from flows.engine.durable import RobotThreads, patched
 from flows.engine.settings import ProcessTimings
 from flows.process.activities import INSTANCE_NAME, MigrationActivities, MigrationDone, contract_backups
 from flows.process.definition import GOVERNMENT_DERIVATION_REPLY, Activity, Macro, Outcome, WaitKind, macro_named
@@ -181,43 +187,69 @@ class Ended(Exception):
 class MigrationWorkflow(DBOSConfiguredInstance):
     """The migration flow as DBOS knows it, bound at launch to the activities of this worker."""
 
-    def __init__(self, activities: MigrationActivities, client: DBOSClient) -> None:
+    def __init__(self, activities: MigrationActivities, client: DBOSClient, threads: RobotThreads) -> None:
         self.activities = activities
         self.client = client  # reads the flow's history where the code asks ``patched(...)``
+        self.threads = threads  # where the flow's steps run, off DBOS's event loop
         super().__init__(INSTANCE_NAME)
 
     @DBOS.workflow(name="migration")
-    def migration(self, flow_input: dict) -> dict:
+    async def migration(self, flow_input: dict) -> dict:
         """Run the whole process for one WhatsApp ticket."""
-        result = MigrationFlow(
-            self.activities, FlowInput.model_validate(flow_input), patched=lambda name: patched(name, self.client)
-        ).run()
+        flow = MigrationFlow(
+            self.activities,
+            FlowInput.model_validate(flow_input),
+            self.threads,
+            patched=lambda name: patched(name, self.client),
+        )
+        result = await flow.run()
         return result.model_dump(mode="json")
+
+
+class _OffLoop:
+    """The activities as the flow awaits them: each call runs on the worker's robot threads, never on the event
+    loop that every waiting flow shares (steps and bookkeeping alike block: a console, the run store)."""
+
+    def __init__(self, activities: MigrationActivities, threads: RobotThreads) -> None:
+        self._activities = activities
+        self._threads = threads
+
+    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
+        return functools.partial(self._threads.run, getattr(self._activities, name))
 
 
 class _Patient:
     """The activities as the flow calls them: a console outage is waited out, a surprise handed to a person."""
 
-    def __init__(self, flow: MigrationFlow, activities: MigrationActivities) -> None:
+    def __init__(self, flow: MigrationFlow, activities: _OffLoop) -> None:
         self._flow = flow
         self._activities = activities
 
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._activities, name)
-        if name in _BOOKKEEPING or not callable(attr):
-            return attr
-        return functools.partial(self._flow.patiently, attr, may_hand_off=name not in _HAND_OFF_STEPS)
+    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
+        step = getattr(self._activities, name)
+        if name in _BOOKKEEPING:
+            return step
+        return functools.partial(self._flow.patiently, step, may_hand_off=name not in _HAND_OFF_STEPS)
+
+
+async def _new_code(name: str) -> bool:
+    """Outside a deployment (nothing recorded to replay), every patched change is taken."""
+    return True
 
 
 class MigrationFlow:
     """The process for one ticket; each method is one activity of PROCESS.md."""
 
     def __init__(
-        self, activities: MigrationActivities, flow_input: FlowInput, patched: Callable[[str], bool] = lambda name: True
+        self,
+        activities: MigrationActivities,
+        flow_input: FlowInput,
+        threads: RobotThreads,
+        patched: Callable[[str], Awaitable[bool]] = _new_code,
     ) -> None:
-        self.raw = activities
-        self.act: Any = _Patient(self, activities)
-        self.patched = patched  # ``if self.patched("name"):`` guards a change of the steps (module docstring)
+        self.raw: Any = _OffLoop(activities, threads)
+        self.act: Any = _Patient(self, self.raw)
+        self.patched = patched  # ``if await self.patched("name"):`` guards a change of the steps (module docstring)
         self.ticket_id = flow_input.ticket_id
         self.timings = flow_input.timings
         self.acmo = flow_input.acmo_code
@@ -233,45 +265,45 @@ class MigrationFlow:
         self.doubted_code: str | None = None  # a message that could be the code but read as a word
 
     # -- the process ----------------------------------------------------------------------------
-    def run(self) -> FlowResult:
-        self.raw.register(self.ticket_id)
+    async def run(self) -> FlowResult:
+        await self.raw.register(self.ticket_id)
         try:
-            self.identify_scenario()  # 1
-            preanalysis = self.preanalysis()  # 2
-            plan, documents = self.offer(preanalysis)  # 3
-            line_state = self.validate_holder(documents)  # 4
+            await self.identify_scenario()  # 1
+            preanalysis = await self.preanalysis()  # 2
+            plan, documents = await self.offer(preanalysis)  # 3
+            line_state = await self.validate_holder(documents)  # 4
             if not line_state.confirmed:
-                self.confirm_line()  # 5
-            self.terms_and_conditions()  # 6
-            migrated = self.token_and_migration(plan)  # 7
+                await self.confirm_line()  # 5
+            await self.terms_and_conditions()  # 6
+            migrated = await self.token_and_migration(plan)  # 7
             if migrated:
-                pdf = self.contract_without_preanalysis(plan)  # 8
+                pdf = await self.contract_without_preanalysis(plan)  # 8
             else:
-                pdf = self.contract_with_preanalysis(plan)  # 9
-            self.confirm_migration(pdf)  # 10
-            self.farewell(Outcome.MIGRATED)  # 11
+                pdf = await self.contract_with_preanalysis(plan)  # 9
+            await self.confirm_migration(pdf)  # 10
+            await self.farewell(Outcome.MIGRATED)  # 11
         except Ended as end:
-            return self.end(end.activity, end.outcome, end.detail)
+            return await self.end(end.activity, end.outcome, end.detail)
         except BusinessError as exc:
             # Only a hand-off's own Zendesk write can get here (the ticket is gone): nobody can be asked.
-            return self.end(Activity.PERSON, Outcome.BUSINESS_RULE, f"{type(exc).__name__}: {exc}")
+            return await self.end(Activity.PERSON, Outcome.BUSINESS_RULE, f"{type(exc).__name__}: {exc}")
         except ApplicationError as exc:
             # Only a hand-off's own Zendesk write can get here, Zendesk down past the outage horizon: the flow
             # fails, and `rpa flow retry` runs it again from this step.
-            self.raw.fail(f"{type(exc).__name__}: {exc}")
+            await self.raw.fail(f"{type(exc).__name__}: {exc}")
             raise
         raise AssertionError("the process always ends through a branch")  # pragma: no cover
 
-    def end(self, activity: Activity, outcome: Outcome, detail: str | None = None) -> FlowResult:
-        self.enter(activity)
-        self.raw.finish(self.path, outcome, detail)
+    async def end(self, activity: Activity, outcome: Outcome, detail: str | None = None) -> FlowResult:
+        await self.enter(activity)
+        await self.raw.finish(self.path, outcome, detail)
         return FlowResult(ticket_id=self.ticket_id, outcome=outcome, activity=activity, macros=self.macros)
 
     # 1 ------------------------------------------------------------------------------------------
-    def identify_scenario(self) -> None:
-        self.enter(Activity.IDENTIFY)
-        self.ticket = self.act.read_ticket(self.ticket_id)
-        got = self.ask(
+    async def identify_scenario(self) -> None:
+        await self.enter(Activity.IDENTIFY)
+        self.ticket = await self.act.read_ticket(self.ticket_id)
+        got = await self.ask(
             Macro.PRIMER_CONTACTO,
             "datos del cliente (primer contacto)",
             lambda m: read_data(m.body),
@@ -281,22 +313,22 @@ class MigrationFlow:
             horizon=True,
         )
         if got is None:
-            self.close_silent(Macro.CLIENTE_NO_CONTESTA, "al primer y al segundo contacto", Outcome.UNREACHABLE)
+            await self.close_silent(Macro.CLIENTE_NO_CONTESTA, "al primer y al segundo contacto", Outcome.UNREACHABLE)
         reading, reply = got
-        self.require_ticket_fields()
+        await self.require_ticket_fields()
         data = reading.value
         # The NIT the customer wrote counts as much as the one the bot filled in (1 a; 8.1 bills to it).
         self.billing_nit = self.ticket.billing_nit or getattr(data, "nit", None)
         self.customer_email = getattr(data, "email", None) or email_in(reply.body)
         billing = self.ticket.billing_name
         if billing and billing != self.ticket.holder_name and billing_needs_government_check(billing):
-            self.check_government_entity(billing)
+            await self.check_government_entity(billing)
 
-    def require_ticket_fields(self) -> None:
+    async def require_ticket_fields(self) -> None:
         """The line and CI come from the ticket's fields, never from what the customer wrote: a missing or
         malformed one is a hand-off naming it, before any console is touched."""
         while True:
-            self.ticket = self.act.read_ticket(self.ticket_id)  # the bot and the agent may have filled fields
+            self.ticket = await self.act.read_ticket(self.ticket_id)  # the bot and the agent may have filled fields
             missing = [
                 label
                 for label, value in (("Línea a migrar", self.ticket.line), ("CI del titular", self.ticket.holder_ci))
@@ -306,22 +338,22 @@ class MigrationFlow:
             if not missing and not problem:
                 return
             need = f"completar el campo {', '.join(missing)} del ticket" if missing else "corregir un campo del ticket"
-            self.hand_off(
+            await self.hand_off(
                 need,
                 problem or "el robot no toma estos datos de lo que escribe el cliente",
                 accepts={AgentCommand.CONTINUE},
             )
 
-    def check_government_entity(self, billing: str) -> None:
+    async def check_government_entity(self, billing: str) -> None:
         """PROCESS.md 1 a-d: a billing entity that may be public is checked by its NIT before anything else."""
-        self.enter(Activity.NIT_CHECK)
+        await self.enter(Activity.NIT_CHECK)
         gob_hint = any(".gob.bo" in (text or "").lower() for text in (self.customer_email, billing))
         nit = self.billing_nit
         if not nit:
-            self.act.public_reply(self.ticket_id, ASK_NIT, self.visit("reply:nit"))
-            message = self.wait_customer("NIT de la institución", self.timings.customer_reply_seconds)
+            await self.act.public_reply(self.ticket_id, ASK_NIT, self.visit("reply:nit"))
+            message = await self.wait_customer("NIT de la institución", self.timings.customer_reply_seconds)
             got = (
-                self.understand(
+                await self.understand(
                     message,
                     lambda m: read_nit(m.body),
                     waiting_for="NIT de la institución",
@@ -334,9 +366,9 @@ class MigrationFlow:
             nit = got[0].value if got is not None else None
             self.billing_nit = nit
         if not nit and gob_hint:
-            self.derive_to_government(billing, nit or "sin NIT")
+            await self.derive_to_government(billing, nit or "sin NIT")
         while not nit:
-            note = self.hand_off(
+            note = await self.hand_off(
                 "el NIT de la institución de facturación",
                 f"La factura va a nombre de «{billing}», que puede ser una entidad pública, y no hay NIT: el proceso "
                 "no sigue como venta normal sin verificarlo (1 a). Responda '#valor <NIT>', o '#continuar' si "
@@ -346,24 +378,24 @@ class MigrationFlow:
                 return
             nit = read_nit(note.text).value
         self.billing_nit = nit
-        check = self.act.lookup_nit(self.ticket_id, nit)
+        check = await self.act.lookup_nit(self.ticket_id, nit)
         if check.result.is_government:
-            self.derive_to_government(billing, nit)
+            await self.derive_to_government(billing, nit)
         if gob_hint:
-            self.hand_off(
+            await self.hand_off(
                 "confirmar si la institución es de gobierno",
                 f"El padrón no identifica el NIT {nit} como entidad de gobierno, pero sus datos usan un dominio "
                 "'.gob.bo'. Responda '#continuar' si no es de gobierno o '#terminar' con la macro que corresponda.",
                 accepts={AgentCommand.CONTINUE},
             )
 
-    def derive_to_government(self, billing: str, nit: str) -> NoReturn:
-        self.enter(Activity.DERIVE_GOVERNMENT)
+    async def derive_to_government(self, billing: str, nit: str) -> NoReturn:
+        await self.enter(Activity.DERIVE_GOVERNMENT)
         while not self.customer_email:
             # 1 b: the derivation carries a contact e-mail; the customer is asked for it once.
-            self.act.public_reply(self.ticket_id, ASK_EMAIL, self.visit("reply:email"))
-            message = self.wait_customer("correo de contacto", self.timings.customer_reply_seconds)
-            got = self.understand(
+            await self.act.public_reply(self.ticket_id, ASK_EMAIL, self.visit("reply:email"))
+            message = await self.wait_customer("correo de contacto", self.timings.customer_reply_seconds)
+            got = await self.understand(
                 message,
                 _read_email,
                 waiting_for="correo de contacto",
@@ -371,7 +403,7 @@ class MigrationFlow:
                 need="un correo de contacto para la derivación a Ejecutivos Gobierno",
             )
             self.customer_email = str(got[0].value) if got is not None else None
-        self.act.derive_to_government(
+        await self.act.derive_to_government(
             self.ticket_id,
             DerivationRequest(
                 entity_name=billing,
@@ -383,26 +415,26 @@ class MigrationFlow:
             ),
             self.visit("syshelp:derivation"),
         )
-        self.act.public_reply(self.ticket_id, GOVERNMENT_DERIVATION_REPLY, self.visit("reply:government"))
-        self.farewell(Outcome.DERIVED_GOVERNMENT)
+        await self.act.public_reply(self.ticket_id, GOVERNMENT_DERIVATION_REPLY, self.visit("reply:government"))
+        await self.farewell(Outcome.DERIVED_GOVERNMENT)
 
     # 2 ------------------------------------------------------------------------------------------
-    def preanalysis(self) -> PreanalysisResult:
-        self.enter(Activity.PREANALYSIS)
-        self.macro(Macro.GESTION)
-        done = self.act.preanalysis(self.ticket_id, self.line, self.visit("evidence:preanalysis"))
+    async def preanalysis(self) -> PreanalysisResult:
+        await self.enter(Activity.PREANALYSIS)
+        await self.macro(Macro.GESTION)
+        done = await self.act.preanalysis(self.ticket_id, self.line, self.visit("evidence:preanalysis"))
         result: PreanalysisResult = done.result
         self.backups[BackupKind.PREANALYSIS.value] = done.evidence.first_file
         self.preanalysis_verdict = result.verdict
         if result.verdict in (PreanalysisVerdict.ELIGIBLE, PreanalysisVerdict.NO_RESULT):
             return result
         if result.verdict == PreanalysisVerdict.BLOCKED_FR_RO:
-            self.enter(Activity.FR_RO)
-            self.macro(Macro.RECHAZO_FR_RO)
-            self.farewell(Outcome.REJECTED_FR_RO)
+            await self.enter(Activity.FR_RO)
+            await self.macro(Macro.RECHAZO_FR_RO)
+            await self.farewell(Outcome.REJECTED_FR_RO)
         if result.verdict == PreanalysisVerdict.OTHER_OPERATOR:
-            self.enter(Activity.OTHER_OPERATOR)
-            got = self.ask(
+            await self.enter(Activity.OTHER_OPERATOR)
+            got = await self.ask(
                 Macro.LINEA_OTRA_COMPANIA,
                 "interés en la portabilidad",
                 lambda m: read_yes_no(m.body),
@@ -410,17 +442,17 @@ class MigrationFlow:
                 need="si el cliente quiere la portabilidad (si/no)",
             )
             if got is not None and got[0].value is True:
-                self.macro(Macro.DERIVACION_AUTOAGENDA)
+                await self.macro(Macro.DERIVACION_AUTOAGENDA)
                 raise Ended(Activity.OTHER_OPERATOR, Outcome.DERIVED_PORTABILITY)
-            self.farewell(Outcome.OTHER_OPERATOR_NOT_INTERESTED)
+            await self.farewell(Outcome.OTHER_OPERATOR_NOT_INTERESTED)
         if result.verdict == PreanalysisVerdict.SIM_3G:
-            return self.sim_3g()
+            return await self.sim_3g()
         if result.verdict == PreanalysisVerdict.DEBT_MP:
-            self.enter(Activity.DEBT_MP)
-            self.macro(Macro.DEUDA_OTRA_OPERADORA_MP)
+            await self.enter(Activity.DEBT_MP)
+            await self.macro(Macro.DEUDA_OTRA_OPERADORA_MP)
             raise Ended(Activity.DEBT_MP, Outcome.DEBT_OTHER_OPERATOR)
         # 2.4: only AC with USIM LTE goes on; a state no branch names is for a person to judge.
-        self.hand_off(
+        await self.hand_off(
             "decidir si la línea puede migrar",
             f"Planifícate muestra estado {result.state}, SIM {result.sim}: el proceso solo sigue con AC y USIM LTE "
             "(2.4) y ninguna de sus ramas cubre este caso. '#continuar' envía la oferta.",
@@ -428,10 +460,10 @@ class MigrationFlow:
         )
         return result
 
-    def sim_3g(self) -> PreanalysisResult:
+    async def sim_3g(self) -> PreanalysisResult:
         """2 d: recover the SIM to LTE first, unless the plan goes on a new line."""
-        self.enter(Activity.SIM_3G)
-        got = self.ask(
+        await self.enter(Activity.SIM_3G)
+        got = await self.ask(
             Macro.LINEA_3G,
             "recuperación de SIM a LTE o línea nueva",
             lambda m: read_sim_3g(m.body),
@@ -440,45 +472,45 @@ class MigrationFlow:
         )
         choice = got[0].value if got is not None else Sim3GChoice.DECLINE
         if choice == Sim3GChoice.RECOVER:
-            self.farewell(Outcome.SIM_RECOVERY_PENDING)
+            await self.farewell(Outcome.SIM_RECOVERY_PENDING)
         if choice != Sim3GChoice.NEW_LINE:
-            self.farewell(Outcome.SIM_3G_NO_AGREEMENT)
+            await self.farewell(Outcome.SIM_3G_NO_AGREEMENT)
         old_line = self.line
         while self.line == old_line:
-            self.hand_off(
+            await self.hand_off(
                 "registrar la línea nueva",
                 "El cliente prefiere activar el plan en una línea nueva (2 d). Escriba su número en el campo "
                 "'Línea a migrar' y responda '#continuar': el robot repite el preanálisis con esa línea.",
                 accepts={AgentCommand.CONTINUE},
             )
-            self.require_ticket_fields()
-        return self.preanalysis()
+            await self.require_ticket_fields()
+        return await self.preanalysis()
 
     # 3 ------------------------------------------------------------------------------------------
-    def offer(self, preanalysis: PreanalysisResult) -> tuple[str, list[SavedDocument]]:
+    async def offer(self, preanalysis: PreanalysisResult) -> tuple[str, list[SavedDocument]]:
         plans = preanalysis.recommended_plans or NO_SUBSIDY_PLANS
         first: CustomerMessage | None = None
         while True:
-            self.enter(Activity.OFFER)
-            state = self.act.line_status(self.ticket_id, self.line, self.visit("evidence:line-status"))
+            await self.enter(Activity.OFFER)
+            state = await self.act.line_status(self.ticket_id, self.line, self.visit("evidence:line-status"))
             self.line_state: LineStatus = state.result
             self.backups[BackupKind.LINE_CONFIRMED.value] = state.evidence.first_file
             if first is None:
-                plans_image = self.act.plans_image(self.ticket_id, plans)
+                plans_image = await self.act.plans_image(self.ticket_id, plans)
                 offer = Macro.OFERTA_CONFIRMADA if self.line_state.confirmed else Macro.OFERTA_SIN_CONFIRMACION
-                self.macro(offer, attachments=[plans_image])
-            answer = self.collect_plan_and_documents(plans, first)
+                await self.macro(offer, attachments=[plans_image])
+            answer = await self.collect_plan_and_documents(plans, first)
             if answer is not None:
                 return answer
-            self.macro(Macro.RECONTACTO_SIN_RESPUESTA)
-            message = self.wait_silence("respuesta a la oferta")
+            await self.macro(Macro.RECONTACTO_SIN_RESPUESTA)
+            message = await self.wait_silence("respuesta a la oferta")
             if message is None:
-                self.close_silent(Macro.DESPEDIDA, "a la oferta y al recontacto", Outcome.NO_ANSWER_OFFER)
+                await self.close_silent(Macro.DESPEDIDA, "a la oferta y al recontacto", Outcome.NO_ANSWER_OFFER)
             # 3.4: back to 3.1; what her answer already carries (a plan, her photos) counts.
             carries = read_plan(message.body, plans).understood or photos_in(message.files)
             first = message if carries else None
 
-    def collect_plan_and_documents(
+    async def collect_plan_and_documents(
         self, plans: list[str], first: CustomerMessage | None = None
     ) -> tuple[str, list[SavedDocument]] | None:
         """The customer picks a plan and sends CI front, back and selfie, in one or several messages."""
@@ -490,7 +522,7 @@ class MigrationFlow:
         while plan is None or photos < len(REQUIRED_DOCUMENTS):
             message = pending.pop() if pending else None
             if message is None:
-                message = self.wait_customer("plan elegido, CI y selfie", self.timings.customer_reply_seconds)
+                message = await self.wait_customer("plan elegido, CI y selfie", self.timings.customer_reply_seconds)
             if message is None:
                 return None
             progressed = False
@@ -510,7 +542,7 @@ class MigrationFlow:
                     if asks_for_person(message.body)
                     else ("La respuesta sigue sin entenderse tras una aclaración")
                 )
-                note = self.hand_off(
+                note = await self.hand_off(
                     "el plan elegido y las fotos del CI y la selfie",
                     f"{why}: {_quote(message.body)}. '#valor <plan>' da el plan; las fotos las envía el cliente.",
                 )
@@ -518,30 +550,30 @@ class MigrationFlow:
                     plan = read_plan(note.text, plans).value or plan
                 clarified = False
                 continue
-            self.act.public_reply(self.ticket_id, _missing_offer_parts(plan, photos), self.visit("reply:clarify"))
+            await self.act.public_reply(self.ticket_id, _missing_offer_parts(plan, photos), self.visit("reply:clarify"))
             clarified = True
-        return plan, self.act.save_customer_documents(self.ticket_id, comment_ids)
+        return plan, await self.act.save_customer_documents(self.ticket_id, comment_ids)
 
     # 4 ------------------------------------------------------------------------------------------
-    def validate_holder(self, documents: list[SavedDocument]) -> LineStatus:
-        self.enter(Activity.HOLDER)
-        self.macro(Macro.GESTION)
-        self.act.request_document_review(self.ticket_id, [d.path for d in documents], self.visit("note:review"))
+    async def validate_holder(self, documents: list[SavedDocument]) -> LineStatus:
+        await self.enter(Activity.HOLDER)
+        await self.macro(Macro.GESTION)
+        await self.act.request_document_review(self.ticket_id, [d.path for d in documents], self.visit("note:review"))
         labels: dict[str, str] | None = None
         while labels is None:
-            decision = self.wait_reviewer()
+            decision = await self.wait_reviewer()
             if decision is None:
-                decision = self.hand_off(
+                decision = await self.hand_off(
                     "la revisión del CI y la selfie",
                     "Nadie revisó las fotos del cliente en el plazo previsto.",
                     who="un supervisor",
                     accepts={AgentCommand.APPROVE, AgentCommand.REJECT},
                 )
             if not decision.approve:
-                self.not_holder()
+                await self.not_holder()
             labels = self.labelled(documents, decision)
             if labels is None:
-                self.act.robot_note(
+                await self.act.robot_note(
                     self.ticket_id,
                     "Revisión de documentos: indique qué foto es cada una, con '#aprobar anverso=N reverso=N "
                     "selfie=N' (N: el número de la foto en la lista de la nota de revisión).",
@@ -549,7 +581,7 @@ class MigrationFlow:
                 )
         self.backups.update(labels)
         if not (self.ticket.holder_ci and self.line_state.is_holder(self.ticket.holder_ci)):
-            self.not_holder()
+            await self.not_holder()
         return self.line_state
 
     @staticmethod
@@ -567,39 +599,39 @@ class MigrationFlow:
             return {kind.value: by_name[kind.value] for kind in REQUIRED_DOCUMENTS}
         return None
 
-    def not_holder(self) -> NoReturn:
-        self.enter(Activity.NOT_HOLDER)
-        self.macro(Macro.CLIENTE_NO_ES_TITULAR)
+    async def not_holder(self) -> NoReturn:
+        await self.enter(Activity.NOT_HOLDER)
+        await self.macro(Macro.CLIENTE_NO_ES_TITULAR)
         raise Ended(Activity.NOT_HOLDER, Outcome.NOT_HOLDER)
 
     # 5 ------------------------------------------------------------------------------------------
-    def confirm_line(self) -> None:
-        self.enter(Activity.CONFIRM_LINE)
-        done = self.act.confirm_line(
+    async def confirm_line(self) -> None:
+        await self.enter(Activity.CONFIRM_LINE)
+        done = await self.act.confirm_line(
             self.ticket_id, self.line, self.ticket.holder_ci or "", self.acmo, self.visit("evidence:confirm-line")
         )
         if done.result.outcome == ConfirmationOutcome.NOT_HOLDER:
-            self.not_holder()
+            await self.not_holder()
         if done.evidence.files:
             self.backups[BackupKind.LINE_CONFIRMED.value] = done.evidence.first_file
 
     # 6 ------------------------------------------------------------------------------------------
-    def terms_and_conditions(self) -> None:
+    async def terms_and_conditions(self) -> None:
         while True:
-            self.enter(Activity.TERMS)
-            sent = self.macro(Macro.CONFIRMACION_PLAN_TYC)
-            answer = self.wait_customer("ACEPTO", self.timings.customer_reply_seconds)
+            await self.enter(Activity.TERMS)
+            sent = await self.macro(Macro.CONFIRMACION_PLAN_TYC)
+            answer = await self.wait_customer("ACEPTO", self.timings.customer_reply_seconds)
             if answer is None:
-                sent = self.macro(Macro.CONFIRMACION_PLAN_TYC)  # 6.2: the same macro, unchanged
-                answer = self.wait_customer("ACEPTO", self.timings.customer_reply_seconds)
+                sent = await self.macro(Macro.CONFIRMACION_PLAN_TYC)  # 6.2: the same macro, unchanged
+                answer = await self.wait_customer("ACEPTO", self.timings.customer_reply_seconds)
             if answer is None:
-                self.macro(Macro.RECONTACTO_SIN_RESPUESTA)
-                answer = self.wait_silence("respuesta a T&C")
+                await self.macro(Macro.RECONTACTO_SIN_RESPUESTA)
+                answer = await self.wait_silence("respuesta a T&C")
                 if answer is None:
-                    self.close_silent(Macro.DESPEDIDA, "a los T&C y al recontacto", Outcome.NO_ANSWER_TERMS)
+                    await self.close_silent(Macro.DESPEDIDA, "a los T&C y al recontacto", Outcome.NO_ANSWER_TERMS)
                 if read_acceptance(answer.body).value is None and not asks_for_person(answer.body):
                     continue  # 6.3: back to 6.1; an ACEPTO or a refusal in her answer counts
-            got = self.understand(
+            got = await self.understand(
                 answer,
                 self._acceptance,
                 waiting_for="ACEPTO",
@@ -611,79 +643,79 @@ class MigrationFlow:
                 continue
             reading, message = got
             if reading.value is True:
-                evidence = self.act.terms_acceptance_evidence(
+                evidence = await self.act.terms_acceptance_evidence(
                     self.ticket_id, sent.comment_id, message.comment_id, self.visit("evidence:terms-acceptance")
                 )
                 self.backups[BackupKind.TERMS_ACCEPTANCE.value] = evidence.first_file
                 return
-            self.farewell(Outcome.TERMS_REFUSED)
+            await self.farewell(Outcome.TERMS_REFUSED)
 
     @staticmethod
     def _acceptance(message: CustomerMessage) -> Reading:
         return read_acceptance(message.body)
 
     # 7 ------------------------------------------------------------------------------------------
-    def token_and_migration(self, plan: str) -> bool:
+    async def token_and_migration(self, plan: str) -> bool:
         """True when AR migrated the line (-> 8); False after an AR error (-> 9)."""
-        self.enter(Activity.MIGRATION)
-        self.macro(Macro.ENVIO_SMS_AR)
-        self.act.issue_token(self.ticket_id, self.line, self.visit("ar:token"))
+        await self.enter(Activity.MIGRATION)
+        await self.macro(Macro.ENVIO_SMS_AR)
+        await self.act.issue_token(self.ticket_id, self.line, self.visit("ar:token"))
         tokens, asked_again = 1, False
         tried: set[str] = set()
         while True:
-            message = self.wait_customer("token del SMS", self.timings.token_reply_seconds)
+            message = await self.wait_customer("token del SMS", self.timings.token_reply_seconds)
             if message is None:
-                if not self.act.token_expired(self.ticket_id, self.line):
+                if not await self.act.token_expired(self.ticket_id, self.line):
                     continue  # the code is still valid: she may still send it
                 if tokens >= self.timings.max_tokens:
                     # 7.4: no answer to the second token: is she available for another one?
-                    self.macro(Macro.TOKEN_CLIENTE_NO_CONTESTA)
-                    if self.wait_silence("disponibilidad para el token") is None:
-                        self.close_silent(None, "a los tokens enviados", Outcome.NO_ANSWER_TOKEN)
+                    await self.macro(Macro.TOKEN_CLIENTE_NO_CONTESTA)
+                    if await self.wait_silence("disponibilidad para el token") is None:
+                        await self.close_silent(None, "a los tokens enviados", Outcome.NO_ANSWER_TOKEN)
                     tokens = 0
                 tokens, asked_again = tokens + 1, False
-                self.macro(Macro.SEGUNDO_TOKEN)
-                self.act.issue_token(self.ticket_id, self.line, self.visit("ar:token"))
+                await self.macro(Macro.SEGUNDO_TOKEN)
+                await self.act.issue_token(self.ticket_id, self.line, self.visit("ar:token"))
                 continue
-            code = self.token_of(message, tried, asked_again)
+            code = await self.token_of(message, tried, asked_again)
             if code is None:
                 asked_again = True
                 continue
             tried.add(code)
-            self.macro(Macro.GESTION)  # 7.5: once per well-formed code, before migrating
-            done = self.migrate(code, plan)
+            await self.macro(Macro.GESTION)  # 7.5: once per well-formed code, before migrating
+            done = await self.migrate(code, plan)
             if done.reconciled and done.line_migrated is False:
                 # A crash left the migration in doubt and AR shows none: the customer's code is still
                 # the one she has, so it is tried again rather than asking her for another.
-                done = self.migrate(code, plan)
+                done = await self.migrate(code, plan)
             if done.migrated:
                 return True
             if done.outcome == MigrationOutcome.REFUSED:
                 self.backups[BackupKind.AR_ERROR.value] = done.evidence.first_file
                 return False
             if done.outcome == MigrationOutcome.HISTORICAL_DEBT:
-                self.historical_debt()
+                await self.historical_debt()
             if done.outcome == MigrationOutcome.TOKEN_EXPIRED:
                 # 7.3: AR says the code expired: the second token.
                 tokens, asked_again = tokens + 1, False
-                self.macro(Macro.SEGUNDO_TOKEN)
-                self.act.issue_token(self.ticket_id, self.line, self.visit("ar:token"))
+                await self.macro(Macro.SEGUNDO_TOKEN)
+                await self.act.issue_token(self.ticket_id, self.line, self.visit("ar:token"))
                 continue
             if done.outcome in (MigrationOutcome.TOKEN_WRONG, MigrationOutcome.TOKEN_USED) and not asked_again:
                 asked_again = True
-                self.act.public_reply(self.ticket_id, TOKEN_MISTYPED, self.visit("reply:token-mistyped"))
+                await self.act.public_reply(self.ticket_id, TOKEN_MISTYPED, self.visit("reply:token-mistyped"))
                 continue
             what = done.outcome.value if done.outcome else "estado desconocido"
-            self.hand_off(
+            await self.hand_off(
                 "decidir cómo sigue la migración en AR",
                 f"AR respondió {what} al código {code}: {done.message}. '#continuar' envía un token nuevo.",
                 accepts={AgentCommand.CONTINUE},
             )
             tokens, asked_again = tokens + 1, False
-            self.macro(Macro.SEGUNDO_TOKEN)
-            self.act.issue_token(self.ticket_id, self.line, self.visit("ar:token"))
+            await self.macro(Macro.SEGUNDO_TOKEN)
+            await self.act.issue_token(self.ticket_id, self.line, self.visit("ar:token"))
 
-    def token_of(self, message: CustomerMessage, tried: set[str], asked_again: bool) -> str | None:
+    async def token_of(self, message: CustomerMessage, tried: set[str], asked_again: bool) -> str | None:
         """The code in her message, or None after a reminder (or a hand-off) when it holds none to try."""
         reading = read_token(message.body, self.token_format)
         if reading.understood and reading.value not in tried:
@@ -694,7 +726,7 @@ class MigrationFlow:
             return alone
         self.doubted_code = alone if self.token_format.holds(alone) else None
         if reading.wants_person or asked_again:
-            note = self.hand_off(
+            note = await self.hand_off(
                 "el código del SMS (token)",
                 f"{'El cliente pidió una persona' if reading.wants_person else 'Sin un código válido tras recordarlo'}:"
                 f" {_quote(message.body)}. '#valor <código>' lo prueba en AR; '#continuar' espera al cliente.",
@@ -706,45 +738,45 @@ class MigrationFlow:
             return None
         # A message that holds no possible code gets a reminder, not a new token.
         reminder = TOKEN_REMINDER.format(length=self.token_format.length)
-        self.act.public_reply(self.ticket_id, reminder, self.visit("reply:token-reminder"))
+        await self.act.public_reply(self.ticket_id, reminder, self.visit("reply:token-reminder"))
         return None
 
-    def migrate(self, code: str, plan: str) -> MigrationDone:
+    async def migrate(self, code: str, plan: str) -> MigrationDone:
         request = MigrationRequest(
             line=self.line, token=code, plan=plan, city=self.ticket.city or "", billing_address=self.ticket.city or ""
         )
-        done: MigrationDone = self.act.migrate_once(self.ticket_id, request, self.visit("evidence:ar-error"))
+        done: MigrationDone = await self.act.migrate_once(self.ticket_id, request, self.visit("evidence:ar-error"))
         return done
 
-    def historical_debt(self) -> NoReturn:
-        self.enter(Activity.HISTORICAL_DEBT)
-        debt = self.act.historical_debt(self.ticket_id, self.ticket.holder_ci or "", self.visit("evidence:debt"))
-        self.macro(Macro.DEUDA_HISTORICA_MOVIL, extra_text=f"Monto adeudado: {debt.result.amount_text}")
+    async def historical_debt(self) -> NoReturn:
+        await self.enter(Activity.HISTORICAL_DEBT)
+        debt = await self.act.historical_debt(self.ticket_id, self.ticket.holder_ci or "", self.visit("evidence:debt"))
+        await self.macro(Macro.DEUDA_HISTORICA_MOVIL, extra_text=f"Monto adeudado: {debt.result.amount_text}")
         raise Ended(Activity.HISTORICAL_DEBT, Outcome.HISTORICAL_DEBT)
 
     # 8 ------------------------------------------------------------------------------------------
-    def contract_without_preanalysis(self, plan: str) -> str:
-        self.enter(Activity.CONTRACT)
-        self.change_billing_if_third_party()
-        number = self.act.upload_contract(
+    async def contract_without_preanalysis(self, plan: str) -> str:
+        await self.enter(Activity.CONTRACT)
+        await self.change_billing_if_third_party()
+        number = await self.act.upload_contract(
             self.ticket_id,
             self.ticket,
             plan,
             contract_backups(self.backups, analysed=False, preanalysis_counts=self.preanalysis_counts),
             self.visit("contrato:contract"),
         )
-        pdf: str = self.act.print_contract(self.ticket_id, number, self.visit("evidence:contract-pdf"))
+        pdf: str = await self.act.print_contract(self.ticket_id, number, self.visit("evidence:contract-pdf"))
         return pdf
 
     @property
     def preanalysis_counts(self) -> bool:
         return self.preanalysis_verdict != PreanalysisVerdict.NO_RESULT
 
-    def change_billing_if_third_party(self) -> None:
+    async def change_billing_if_third_party(self) -> None:
         billing = self.ticket.billing_name
         if billing and billing != self.ticket.holder_name:
             document = self.billing_nit or self.ticket.holder_ci or ""
-            self.act.change_billing(
+            await self.act.change_billing(
                 self.ticket_id,
                 self.line,
                 billing,
@@ -754,12 +786,14 @@ class MigrationFlow:
             )
 
     # 9 ------------------------------------------------------------------------------------------
-    def contract_with_preanalysis(self, plan: str) -> str:
-        self.enter(Activity.CONTRACT_ANALYSIS)
+    async def contract_with_preanalysis(self, plan: str) -> str:
+        await self.enter(Activity.CONTRACT_ANALYSIS)
         backups = contract_backups(self.backups, analysed=True, preanalysis_counts=self.preanalysis_counts)
-        task = self.act.send_to_analysis(self.ticket_id, self.ticket, plan, backups, self.visit("contrato:analysis"))
-        self.macro(Macro.ANALISIS_DE_RIESGO)
-        self.act.robot_note(
+        task = await self.act.send_to_analysis(
+            self.ticket_id, self.ticket, plan, backups, self.visit("contrato:analysis")
+        )
+        await self.macro(Macro.ANALISIS_DE_RIESGO)
+        await self.act.robot_note(
             self.ticket_id,
             f"El robot espera a los analistas de Activaciones: la tarea {task.task_number} del contrato "
             f"{task.contract_number} está en revisión en Contrato digital; el flujo sigue cuando la aprueben u "
@@ -767,9 +801,9 @@ class MigrationFlow:
             self.visit("note:analysts"),
         )
         while True:
-            answer = self.wait_analysts(task.task_number)
+            answer = await self.wait_analysts(task.task_number)
             if answer is None:
-                self.hand_off(
+                await self.hand_off(
                     f"la respuesta de los analistas a la tarea {task.task_number}",
                     "Los analistas de Activaciones no respondieron en el plazo previsto. '#continuar' sigue "
                     "esperando su respuesta.",
@@ -778,39 +812,41 @@ class MigrationFlow:
                 )
                 continue
             if answer.status == TaskStatus.APPROVED:
-                pdf: str = self.act.print_contract(
+                pdf: str = await self.act.print_contract(
                     self.ticket_id, task.contract_number, self.visit("evidence:contract-pdf")
                 )
                 return pdf
             if answer.status == TaskStatus.UNFIXABLE:
                 reason = answer.reason or "Observación no subsanable"
-                self.act.dismiss_task(self.ticket_id, task.task_number, reason, self.visit("contrato:task-dismiss"))
-                self.enter(Activity.UNFEASIBLE)
+                await self.act.dismiss_task(
+                    self.ticket_id, task.task_number, reason, self.visit("contrato:task-dismiss")
+                )
+                await self.enter(Activity.UNFEASIBLE)
                 # 9.4 c2: the macro tells the customer the reason of the rejection.
-                self.macro(Macro.SOLICITUD_INFACTIBLE, extra_text=f"Motivo: {reason}")
+                await self.macro(Macro.SOLICITUD_INFACTIBLE, extra_text=f"Motivo: {reason}")
                 raise Ended(Activity.UNFEASIBLE, Outcome.UNFEASIBLE)
             missing = answer.missing_kind
             document = self.backups.get(missing.value) if missing else None
             if not document:
-                document, missing = self.fix_from_customer(answer, missing)
+                document, missing = await self.fix_from_customer(answer, missing)
             assert missing is not None, "a backup found in the notes was found by its kind"
-            self.act.answer_task(
+            await self.act.answer_task(
                 self.ticket_id, task.task_number, missing, document, self.visit("contrato:task-answer")
             )
-            self.macro(Macro.ANALISIS_DE_RIESGO)  # 9.3 again: back in review
+            await self.macro(Macro.ANALISIS_DE_RIESGO)  # 9.3 again: back in review
 
-    def fix_from_customer(self, answer: AnalystsAnswer, missing: BackupKind | None) -> tuple[str, BackupKind]:
+    async def fix_from_customer(self, answer: AnalystsAnswer, missing: BackupKind | None) -> tuple[str, BackupKind]:
         """9.4 b2: the missing document is not in Zendesk: *Subsanar Observación* asks the customer for a file."""
-        self.macro(Macro.SUBSANAR_OBSERVACION, extra_text=f"Documento requerido: {answer.missing_backup}")
-        message = self.wait_customer("documento para subsanar", self.timings.customer_reply_seconds)
+        await self.macro(Macro.SUBSANAR_OBSERVACION, extra_text=f"Documento requerido: {answer.missing_backup}")
+        message = await self.wait_customer("documento para subsanar", self.timings.customer_reply_seconds)
         if message is None:
-            message = self.wait_silence("documento para subsanar", extra=False)
+            message = await self.wait_silence("documento para subsanar", extra=False)
         clarified = False
         while True:
             if message is None:
-                self.close_silent(Macro.DESPEDIDA, "a Subsanar Observación", Outcome.NO_ANSWER_FIX)
+                await self.close_silent(Macro.DESPEDIDA, "a Subsanar Observación", Outcome.NO_ANSWER_FIX)
             saved = (
-                self.act.save_customer_documents(self.ticket_id, [message.comment_id])
+                await self.act.save_customer_documents(self.ticket_id, [message.comment_id])
                 if photos_in(message.files)
                 else []
             )
@@ -826,31 +862,31 @@ class MigrationFlow:
                 self.backups[kind.value] = saved[0].path
                 return saved[0].path, kind
             if asks_for_person(message.body) or clarified:
-                self.hand_off(
+                await self.hand_off(
                     f"el documento para subsanar la observación ({answer.missing_backup})",
                     f"El cliente no envió el documento: {_quote(message.body)}. '#continuar' espera su archivo.",
                     accepts={AgentCommand.CONTINUE},
                 )
                 clarified = False
             else:
-                self.act.public_reply(self.ticket_id, CLARIFY_FIX, self.visit("reply:clarify"))
+                await self.act.public_reply(self.ticket_id, CLARIFY_FIX, self.visit("reply:clarify"))
                 clarified = True
-            message = self.wait_customer("documento para subsanar", self.timings.customer_reply_seconds)
+            message = await self.wait_customer("documento para subsanar", self.timings.customer_reply_seconds)
             if message is None:
-                message = self.wait_silence("documento para subsanar", extra=False)
+                message = await self.wait_silence("documento para subsanar", extra=False)
 
     # 10, 11 -------------------------------------------------------------------------------------
-    def confirm_migration(self, pdf: str) -> None:
-        self.enter(Activity.SUCCESS)
-        self.macro(Macro.MIGRACION_EXITOSA, attachments=[pdf])
+    async def confirm_migration(self, pdf: str) -> None:
+        await self.enter(Activity.SUCCESS)
+        await self.macro(Macro.MIGRACION_EXITOSA, attachments=[pdf])
 
-    def farewell(self, outcome: Outcome) -> NoReturn:
-        self.enter(Activity.FAREWELL)
-        self.macro(Macro.DESPEDIDA)
+    async def farewell(self, outcome: Outcome) -> NoReturn:
+        await self.enter(Activity.FAREWELL)
+        await self.macro(Macro.DESPEDIDA)
         raise Ended(Activity.FAREWELL, outcome)
 
     # -- reading the customer -----------------------------------------------------------------------
-    def ask(
+    async def ask(
         self,
         macro: Macro,
         waiting_for: str,
@@ -865,15 +901,17 @@ class MigrationFlow:
         silence and, with ``horizon``, keep waiting after the last one. None: the customer stayed silent."""
         steps = [macro, *(follow_ups or [])]
         for number, step in enumerate(steps, start=1):
-            self.macro(step)
-            message = self.wait_customer(waiting_for, self.timings.customer_reply_seconds)
+            await self.macro(step)
+            message = await self.wait_customer(waiting_for, self.timings.customer_reply_seconds)
             if message is None and horizon and number == len(steps):
-                message = self.wait_silence(waiting_for, extra=False)
+                message = await self.wait_silence(waiting_for, extra=False)
             if message is not None:
-                return self.understand(message, read, waiting_for=waiting_for, clarification=clarification, need=need)
+                return await self.understand(
+                    message, read, waiting_for=waiting_for, clarification=clarification, need=need
+                )
         return None
 
-    def understand(
+    async def understand(
         self,
         message: CustomerMessage | None,
         read: Callable[[CustomerMessage], Reading],
@@ -897,7 +935,7 @@ class MigrationFlow:
                     else ("La respuesta sigue sin entenderse tras una aclaración")
                 )
                 how = "'#valor <dato>' lo da" if agent_value else "el cliente debe escribirlo él mismo"
-                note = self.hand_off(
+                note = await self.hand_off(
                     need,
                     f"{why}: {_quote(message.body)}. {how}; '#continuar' espera otra respuesta del cliente.",
                     accepts={AgentCommand.VALUE, AgentCommand.CONTINUE} if agent_value else {AgentCommand.CONTINUE},
@@ -908,20 +946,20 @@ class MigrationFlow:
                         return valued, message
                 clarified = False
             else:
-                self.act.public_reply(self.ticket_id, clarification, self.visit("reply:clarify"))
+                await self.act.public_reply(self.ticket_id, clarification, self.visit("reply:clarify"))
                 clarified = True
-            message = self.wait_customer(waiting_for, self.timings.customer_reply_seconds)
+            message = await self.wait_customer(waiting_for, self.timings.customer_reply_seconds)
         return None
 
-    def wait_silence(self, waiting_for: str, *, extra: bool = True) -> CustomerMessage | None:
+    async def wait_silence(self, waiting_for: str, *, extra: bool = True) -> CustomerMessage | None:
         """After the last follow-up: wait for her once more (``extra``: the follow-up's own wait first),
         then up to the silence horizon."""
-        message = self.wait_customer(waiting_for, self.timings.customer_reply_seconds) if extra else None
+        message = await self.wait_customer(waiting_for, self.timings.customer_reply_seconds) if extra else None
         if message is None:
-            message = self.wait_customer(waiting_for, self.timings.silence_horizon_seconds)
+            message = await self.wait_customer(waiting_for, self.timings.silence_horizon_seconds)
         return message
 
-    def close_silent(self, macro: Macro | None, after: str, outcome: Outcome) -> NoReturn:
+    async def close_silent(self, macro: Macro | None, after: str, outcome: Outcome) -> NoReturn:
         """The end of a silence: the no-answer macro and a note saying why, or, past WhatsApp's window with no
         approved template configured, a person who closes the conversation."""
         hours = (self.timings.customer_reply_seconds + self.timings.silence_horizon_seconds) / 3600
@@ -931,7 +969,7 @@ class MigrationFlow:
         )
         if late and not self.timings.closing_template:
             # Only '#terminar <macro>' answers this one: the agent takes the conversation over.
-            self.hand_off(
+            await self.hand_off(
                 "cerrar la conversación",
                 f"El cliente no respondió {after} en {hours:.0f} h. Pasadas 24 h desde su último mensaje, WhatsApp "
                 "solo admite plantillas aprobadas y no hay una configurada: cierre con '#terminar <macro>' (por "
@@ -940,9 +978,9 @@ class MigrationFlow:
             )
             raise AssertionError("a hand-off that accepts nothing ends the flow")  # pragma: no cover
         if macro is not None:
-            self.macro(macro)
+            await self.macro(macro)
         template = f" (plantilla aprobada '{self.timings.closing_template}')" if late else ""
-        self.act.robot_note(
+        await self.act.robot_note(
             self.ticket_id,
             f"El robot cerró la atención: el cliente no respondió {after} en {hours:.1f} h{template}.",
             self.visit("note:closed"),
@@ -950,7 +988,7 @@ class MigrationFlow:
         raise Ended(Activity.NO_ANSWER, outcome, f"sin respuesta {after}")
 
     # -- hand-offs and outages ------------------------------------------------------------------------
-    def hand_off(
+    async def hand_off(
         self,
         need: str,
         why: str,
@@ -962,12 +1000,12 @@ class MigrationFlow:
         ``accepts`` (default: a value or continue) is returned; anything else is ignored."""
         accepted = accepts if accepts is not None else {AgentCommand.VALUE, AgentCommand.CONTINUE}
         previous = self.path[-1] if self.path else None
-        self.enter(Activity.PERSON)
-        self.act.hand_off(self.ticket_id, need, why, who, self.visit("note:hand-off"))
+        await self.enter(Activity.PERSON)
+        await self.act.hand_off(self.ticket_id, need, why, who, self.visit("note:hand-off"))
         while True:
-            note = self.wait_person(WaitKind.AGENT, f"{who}: {need}", self.timings.handoff_wait_seconds)
+            note = await self.wait_person(WaitKind.AGENT, f"{who}: {need}", self.timings.handoff_wait_seconds)
             if note is None:
-                self.act.robot_note(
+                await self.act.robot_note(
                     self.ticket_id,
                     f"Nadie respondió al pedido del robot ({need}) en el plazo previsto: el flujo termina aquí.",
                     self.visit("note:closed"),
@@ -976,35 +1014,37 @@ class MigrationFlow:
             if note.command == AgentCommand.END:
                 macro = macro_named(note.text)
                 if macro is None:
-                    self.act.robot_note(
+                    await self.act.robot_note(
                         self.ticket_id,
                         f"'#terminar {note.text}': no hay una macro con ese nombre. Use un nombre corto "
                         "(por ejemplo 'despedida') o el título exacto de la macro.",
                         self.visit("note:unknown-macro"),
                     )
                     continue
-                self.act.hand_back(self.ticket_id)
-                self.macro(macro)
+                await self.act.hand_back(self.ticket_id)
+                await self.macro(macro)
                 raise Ended(Activity.PERSON, Outcome.ENDED_BY_AGENT, f"#terminar {note.text}")
             if note.command in accepted:
-                self.act.hand_back(self.ticket_id)
+                await self.act.hand_back(self.ticket_id)
                 if previous is not None:
-                    self.enter(previous)
+                    await self.enter(previous)
                 return note
 
-    def patiently(self, step: Callable[..., Any], *args: Any, may_hand_off: bool = True, **kwargs: Any) -> Any:
+    async def patiently(
+        self, step: Callable[..., Awaitable[Any]], *args: Any, may_hand_off: bool = True, **kwargs: Any
+    ) -> Any:
         """Run an activity; a console down after the robot's quick retries is waited out with growing
         pauses up to the outage horizon, then handed to a person; data no rule covers is handed off too."""
         pause, waited = self.timings.outage_first_pause_seconds, 0.0
         while True:
             try:
-                return step(*args, **kwargs)
+                return await step(*args, **kwargs)
             except ApplicationError as exc:
                 console = exc.portal or "una consola"
                 if waited >= self.timings.outage_horizon_seconds:
                     if not may_hand_off:
                         raise  # not even a person can be asked: the flow fails; `rpa flow retry` resumes it here
-                    self.hand_off(
+                    await self.hand_off(
                         f"que {console} vuelva a responder",
                         f"{console} no responde desde hace {waited / 60:.0f} min: {exc}. '#continuar' lo intenta "
                         "de nuevo.",
@@ -1012,15 +1052,15 @@ class MigrationFlow:
                     )
                     pause, waited = self.timings.outage_first_pause_seconds, 0.0
                     continue
-                self.raw.progress(self.path, waiting=(WaitKind.CONSOLE, f"consola: {console}", console))
-                DBOS.sleep(pause)
+                await self.raw.progress(self.path, waiting=(WaitKind.CONSOLE, f"consola: {console}", console))
+                await DBOS.sleep_async(pause)
                 waited += pause
                 pause = min(pause * 2, self.timings.outage_max_pause_seconds)
-                self.raw.progress(self.path)
+                await self.raw.progress(self.path)
             except BusinessError as exc:
                 if not may_hand_off:
                     raise
-                self.hand_off(
+                await self.hand_off(
                     "decidir cómo seguir",
                     f"{type(exc).__name__}: {exc}. Ninguna regla del proceso cubre este caso; '#continuar' "
                     "repite el paso (por ejemplo, tras corregir un dato).",
@@ -1038,52 +1078,52 @@ class MigrationFlow:
         self.visits[write] += 1
         return f"{write}#{self.visits[write]}"
 
-    def enter(self, activity: Activity) -> None:
+    async def enter(self, activity: Activity) -> None:
         if not self.path or self.path[-1] != activity:
             self.path.append(activity)
-        self.raw.progress(self.path)
+        await self.raw.progress(self.path)
 
-    def macro(
+    async def macro(
         self, macro: Macro, *, attachments: list[str] | None = None, extra_text: str | None = None
     ) -> MacroResult:
-        applied: MacroResult = self.act.apply_macro(
+        applied: MacroResult = await self.act.apply_macro(
             self.ticket_id, macro.value, self.visit(f"macro:{macro.name}"), attachments or [], extra_text
         )
         self.macros.append(macro.value)
         return applied
 
-    def wait_customer(self, waiting_for: str, timeout: float) -> CustomerMessage | None:
-        self.raw.progress(self.path, waiting=(WaitKind.CUSTOMER, f"cliente: {waiting_for}", None))
-        message = DBOS.recv(Topic.CUSTOMER.value, timeout_seconds=timeout)
-        self.raw.progress(self.path)
+    async def wait_customer(self, waiting_for: str, timeout: float) -> CustomerMessage | None:
+        await self.raw.progress(self.path, waiting=(WaitKind.CUSTOMER, f"cliente: {waiting_for}", None))
+        message = await DBOS.recv_async(Topic.CUSTOMER.value, timeout_seconds=timeout)
+        await self.raw.progress(self.path)
         return CustomerMessage.model_validate(message) if message is not None else None
 
-    def wait_person(self, kind: WaitKind, words: str, timeout: float) -> AgentNote | None:
-        self.raw.progress(self.path, waiting=(kind, words, None))
-        note = DBOS.recv(Topic.AGENT.value, timeout_seconds=timeout)
-        self.raw.progress(self.path)
+    async def wait_person(self, kind: WaitKind, words: str, timeout: float) -> AgentNote | None:
+        await self.raw.progress(self.path, waiting=(kind, words, None))
+        note = await DBOS.recv_async(Topic.AGENT.value, timeout_seconds=timeout)
+        await self.raw.progress(self.path)
         return AgentNote.model_validate(note) if note is not None else None
 
-    def wait_reviewer(self) -> AgentNote | None:
+    async def wait_reviewer(self) -> AgentNote | None:
         """The reviewer's verdict on the photos (other command notes meanwhile are not for this wait)."""
         while True:
-            note = self.wait_person(
+            note = await self.wait_person(
                 WaitKind.REVIEWER, "supervisor: revisión de CI y selfie", self.timings.agent_review_seconds
             )
             if note is None or note.command in (AgentCommand.APPROVE, AgentCommand.REJECT):
                 return note
 
-    def wait_analysts(self, task_number: str) -> AnalystsAnswer | None:
+    async def wait_analysts(self, task_number: str) -> AnalystsAnswer | None:
         """One wait for the analysts' answer, which the deployment's analysts reader brings as a message.
 
         The wait is numbered: the reader keys its message by it, so an answer read twice, or read again
         before the flow has acted on it, reaches this wait once and never the next one.
         """
         self.analyst_waits += 1
-        self.raw.progress(
+        await self.raw.progress(
             self.path,
             waiting=(WaitKind.ANALYSTS, f"analistas: tarea {task_number}", f"{task_number}#{self.analyst_waits}"),
         )
-        answer = DBOS.recv(Topic.ANALYSTS.value, timeout_seconds=self.timings.analyst_reply_seconds)
-        self.raw.progress(self.path)
+        answer = await DBOS.recv_async(Topic.ANALYSTS.value, timeout_seconds=self.timings.analyst_reply_seconds)
+        await self.raw.progress(self.path)
         return AnalystsAnswer.model_validate(answer) if answer is not None else None

@@ -9,6 +9,10 @@ self-contained file: images are inline, the graph is inline SVG, nothing is fetc
 
 The run store is the source; DBOS's record of the same flow adds what the store does not keep (which
 macro a step applied, how long the flow waited for the customer). Without it the report is still whole.
+The files it shows may have been kept by another worker: each is read through the file store
+(:mod:`flows.engine.files`), which fetches it into this machine's folders first, so a report built by
+any worker or by ``rpa report`` anywhere has every thumbnail. Reports themselves are not put in the file
+store: they are rebuilt from the run store and the file store wherever they are asked for.
 
 This module gathers what a page shows and renders it; the drawing of the graph is
 :mod:`flows.reporting.graph_layout`, the words are :mod:`flows.reporting.labels`, and the files around
@@ -29,6 +33,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from loguru import logger
 
+from flows.engine.files import FlowFiles
 from flows.engine.run_store import FlowRun, RunStore, StepRecord
 from flows.engine.settings import Settings
 from flows.process.definition import EDGES, Activity
@@ -96,7 +101,8 @@ def write_report(settings: Settings, flow_id: str, *, store: RunStore | None = N
             raise RecordNotFound(f"no flow {flow_id!r} in the run store")
         steps = store.steps(flow_id)
         path = report_file(settings, flow_id)
-        page = _render_report(settings, run, steps, path)
+        files = FlowFiles(settings, engine=store.engine)
+        page = _render_report(settings, files, run, steps, path)
         assets.write_atomically(path, page)
         write_index(settings, store)
         return path
@@ -165,11 +171,13 @@ def _process_layout() -> graph_layout.Layout:
 # =============================================================================================
 # The report
 # =============================================================================================
-def _render_report(settings: Settings, run: FlowRun, steps: list[StepRecord], path: Path) -> str:
+def _render_report(settings: Settings, files: FlowFiles, run: FlowRun, steps: list[StepRecord], path: Path) -> str:
     captures = path.parent / path.stem
     engine_steps = _engine_steps(settings, run.flow_id)
-    rows = _step_rows(steps, engine_steps, captures, path.parent)
-    evidence = _evidence_cards(steps, path.parent)
+    rows = _step_rows(steps, engine_steps, captures, path.parent, files)
+    evidence = _evidence_cards(steps, path.parent, files)
+    # The customer's documents may have been downloaded by another worker: fetched into this folder first.
+    files.folder(settings.evidence_dir / f"ticket-{run.ticket_id}" / assets.CUSTOMER_FOLDER)
     customer_docs = assets.customer_documents(settings.evidence_dir, run.ticket_id)
     graph = process_graph(run.path, *labels.run_mark(run.state, run.outcome))
     failed = [r for r in rows if r["failed"]]
@@ -197,7 +205,9 @@ def _render_report(settings: Settings, run: FlowRun, steps: list[StepRecord], pa
     )
 
 
-def _step_rows(steps: list[StepRecord], engine_steps: dict[int, dict], captures: Path, base: Path) -> list[dict]:
+def _step_rows(
+    steps: list[StepRecord], engine_steps: dict[int, dict], captures: Path, base: Path, files: FlowFiles
+) -> list[dict]:
     """The table's rows: recorded steps, the waits between them, runs of identical polls folded."""
     items: list[tuple[int, dict[str, Any]]] = []
     longest = max((s.seconds or 0 for s in steps), default=0) or 1
@@ -227,7 +237,9 @@ def _step_rows(steps: list[StepRecord], engine_steps: dict[int, dict], captures:
             "key": step.step_key,
         }
         if row["failed"]:
-            row["screenshot"], row["trace"] = assets.failure_captures(step.screenshot, step.trace, captures, base)
+            row["screenshot"], row["trace"] = assets.failure_captures(
+                _local(files, step.screenshot), _local(files, step.trace), captures, base
+            )
         items.append((step.seq, row))
     for seq in sorted(engine_steps):
         info = engine_steps[seq]
@@ -306,11 +318,11 @@ def _fold_polls(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return folded
 
 
-def _evidence_cards(steps: list[StepRecord], base: Path) -> list[dict]:
+def _evidence_cards(steps: list[StepRecord], base: Path, files: FlowFiles) -> list[dict]:
     cards = []
     for step in steps:
         for item in step.evidence:
-            file = Path(item.file)
+            file = files.local(item.file)
             exists = file.is_file()
             kind = assets.kind(file)
             cards.append(
@@ -331,6 +343,11 @@ def _evidence_cards(steps: list[StepRecord], base: Path) -> list[dict]:
                 }
             )
     return cards
+
+
+def _local(files: FlowFiles, path: str | None) -> str | None:
+    """A failed step's capture on this machine (fetched from the file store when another worker kept it)."""
+    return str(files.local(path)) if path else None
 
 
 def _engine_steps(settings: Settings, flow_id: str) -> dict[int, dict]:

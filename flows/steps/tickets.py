@@ -78,7 +78,7 @@ def apply_macro(
     toolkit: Toolkit, ticket_id: int, title: str, attachments: list[str] | None = None, extra_text: str | None = None
 ) -> MacroResult:
     """Apply a macro by its exact title and save it: its reply, status and Estado de Pedido."""
-    files = [file_evidence(Path(p)) for p in attachments or []]
+    files = [file_evidence(toolkit.files.local(p)) for p in attachments or []]
     return toolkit.zendesk.apply_macro(ticket_id, title, attachments=files, extra_text=extra_text)
 
 
@@ -126,7 +126,8 @@ PHOTO_TYPES = ("image/jpeg", "image/png")
 def save_customer_documents(toolkit: Toolkit, ticket_id: int, comment_ids: list[int]) -> list[SavedDocument]:
     """Download the customer's photos from these comments to the evidence folder (personal data: internal
     only). A photo's kind is known from its name only when the WhatsApp bot named it; otherwise it is
-    "otro" until the person who reviews them labels it."""
+    "otro" until the person who reviews them labels it. Each photo is put in the file store too: the
+    worker that uploads them to the contract may not be this one."""
     folder = toolkit.evidence.folder_for(ticket_id) / CUSTOMER_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     saved = []
@@ -139,6 +140,8 @@ def save_customer_documents(toolkit: Toolkit, ticket_id: int, comment_ids: list[
             path = folder / f"{comment.id}-{attachment.file_name}"
             if not path.exists():
                 path.write_bytes(toolkit.zendesk.download(attachment.content_url))
+            # Also when it was already on disk: a crash may have come between the download and the store.
+            toolkit.files.keep(path)
             kind = BackupKind.of_customer_file(attachment.file_name)
             saved.append(SavedDocument(kind=kind.value if kind else "otro", path=str(path), comment_id=comment.id))
     return saved
@@ -232,9 +235,9 @@ def file_evidence(path: Path) -> Evidence:
     return evidence.model_copy(update={"filename": path.name})
 
 
-def backup_from_file(kind: str, path: str) -> Backup:
-    """A kept file as a contract backup of ``kind``."""
-    file = Path(path)
+def backup_from_file(toolkit: Toolkit, kind: str, path: str) -> Backup:
+    """A kept file as a contract backup of ``kind`` (read from the file store when another worker kept it)."""
+    file = toolkit.files.local(path)
     return Backup(
         kind=BackupKind(kind), file_name=file.name, content=file.read_bytes(), content_type=_content_type(file)
     )

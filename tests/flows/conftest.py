@@ -18,7 +18,7 @@ import pytest
 from flows.devtools.harness import RunningWorker
 from flows.engine.settings import CONSOLES, ProcessTimings, Settings
 from robots.retry import RetryTiming
-from tests.flows.postgres import PostgresServer
+from flows.devtools.postgres import PostgresServer
 
 FAST_PROCESS = ProcessTimings(customer_reply_seconds=2.5, token_reply_seconds=2.5, analyst_reply_seconds=10,
                               analyst_poll_seconds=0.2, agent_review_seconds=5, watch_interval_seconds=0.1,

@@ -33,7 +33,7 @@ def test_the_request_log_is_off_until_asked_and_lists_each_request(mocks, load_s
 
 
 def test_the_bench_measures_flows_at_zero_latency_and_writes_its_table(tmp_path):
-    recv, send = DBOS.__dict__["recv"], Connection.send_message_to_server
+    recv, recv_async, send = DBOS.__dict__["recv"], DBOS.__dict__["recv_async"], Connection.send_message_to_server
 
     result = bench.run_bench(bench.BenchConfig(latency_ms=0, flows=1, repeats=1))
 
@@ -50,6 +50,7 @@ def test_the_bench_measures_flows_at_zero_latency_and_writes_its_table(tmp_path)
     assert concurrency["many"]["pss_mb"] > 0 and concurrency["many"]["processes"] > 1
     # The bench's wrappers are gone once it is done.
     assert DBOS.__dict__["recv"] is recv and Connection.send_message_to_server is send
+    assert DBOS.__dict__["recv_async"] is recv_async
 
     written = json.loads(bench.write_json(result, tmp_path / "bench.json").read_text(encoding="utf-8"))
     assert [row["measure"] for row in written["table"]] == [row["measure"] for row in bench.rows(result)]

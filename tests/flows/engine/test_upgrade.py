@@ -24,9 +24,9 @@ from tests.flows.scenarios import LINE, scenario
 ROOT = Path(__file__).resolve().parents[3]
 REMINDER = "Recordatorio: para continuar, responda con la palabra ACEPTO."
 #: Where version B adds its step: the first wait for ACEPTO.
-WAIT = '            answer = self.wait_customer("ACEPTO", self.timings.customer_reply_seconds)\n'
-NEW_STEP = ('            if self.patched("tyc-reminder"):\n'
-            f'                self.act.public_reply(self.ticket_id, "{REMINDER}", self.visit("reply:reminder"))\n')
+WAIT = '            answer = await self.wait_customer("ACEPTO", self.timings.customer_reply_seconds)\n'
+NEW_STEP = ('            if await self.patched("tyc-reminder"):\n'
+            f'                await self.act.public_reply(self.ticket_id, "{REMINDER}", self.visit("reply:reminder"))\n')
 
 
 def version_b(folder: Path) -> Path:
@@ -68,13 +68,13 @@ def test_a_waiting_flow_survives_an_upgrade_that_adds_a_step(load_scenario, worl
         new.wait_ready()
         httpx.post(f"{mocks.urls['zendesk']}/agent/tickets/2001/responder", data={"mensaje": "ACEPTO"},
                    timeout=10)
-        assert flow_end(client, flow_id, 120, what="the old flow to end") == "SUCCESS"
+        assert flow_end(client, flow_id, 300, what="the old flow to end") == "SUCCESS"
         # A flow started on version B takes the new step.
         from flows.engine.toolkit import Toolkit
         from flows.interfaces import operations
         with Toolkit(settings) as toolkit:
             fresh = operations.start(client, toolkit.zendesk, settings, 2002)
-        assert flow_end(client, fresh, 120, what="the new flow to end") == "SUCCESS"
+        assert flow_end(client, fresh, 300, what="the new flow to end") == "SUCCESS"
     finally:
         new.stop()
 

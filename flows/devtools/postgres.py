@@ -1,4 +1,4 @@
-"""A private PostgreSQL server for the multi-machine tests, started and stopped by the tests themselves.
+"""A private PostgreSQL server for the multi-machine tests and the scale bench, started and stopped by them.
 
 It uses Debian's PostgreSQL binaries (the Makefile installs the package when missing), a data folder in a
 temporary directory, a free port on loopback and trust authentication: nothing outside the test run is
@@ -10,12 +10,17 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
 import psycopg
 
-from mock_portals.server import free_port
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _binaries() -> Path:
@@ -50,8 +55,17 @@ class PostgresServer:
         for attempt in range(1, 6):
             seen = log.stat().st_size if log.exists() else 0
             try:
-                self._run("pg_ctl", "-D", str(self.data), "-l", str(log), "-w", "-o",
-                          f"-p {self.port} -h 127.0.0.1 -k {self.root} -c fsync=off", "start")
+                self._run(
+                    "pg_ctl",
+                    "-D",
+                    str(self.data),
+                    "-l",
+                    str(log),
+                    "-w",
+                    "-o",
+                    f"-p {self.port} -h 127.0.0.1 -k {self.root} -c fsync=off -c max_connections=300",
+                    "start",
+                )
                 return self
             except subprocess.CalledProcessError:
                 said = log.read_bytes()[seen:].decode(errors="replace") if log.exists() else ""
