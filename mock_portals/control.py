@@ -5,6 +5,7 @@ Tests and regression runs drive the mocks through it; no console screen links he
 ``GET /_control/holds`` shows the requests held now, so a test can stop a worker at that moment of a write.
 ``/_control/zendesk/settings`` reads and changes the Zendesk account's limits and webhook delivery
 settings at run time (``mock_portals.world.ZendeskAccount``), with the requests counted against them.
+``POST /_control/zendesk/apps`` installs a Zendesk app (``mock_portals.zendesk_apps``) until the next reset.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mock_portals.common import REQUEST_LOG, now
 from mock_portals.customer import customer_says
-from mock_portals.world import PORTALS, FaultState, FileKind, HoldSpec, Scenario, World
+from mock_portals.world import PORTALS, FaultState, FileKind, HoldSpec, Scenario, World, ZendeskAppSpec
+from mock_portals.zendesk_apps import install, installation_shape
 from mock_portals.zendesk_limits import usage
 
 
@@ -157,6 +159,11 @@ def create_app(world: World) -> FastAPI:
         account = world.scenario.zendesk.model_copy(update=changes)
         world.scenario = world.scenario.model_copy(update={"zendesk": account})
         return zendesk_settings()
+
+    @app.post("/_control/zendesk/apps", status_code=201)
+    async def install_zendesk_app(spec: ZendeskAppSpec) -> dict[str, Any]:
+        """Install an app in the account (a scenario's ``zendesk.apps`` come back at the next reset)."""
+        return {"installation": installation_shape(install(world, spec))}
 
     @app.get("/_control/holds")
     async def holds() -> dict[str, Any]:

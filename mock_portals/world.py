@@ -497,8 +497,24 @@ class WebhookSpec(Model):
         return value
 
 
+class ZendeskAppSpec(Model):
+    """An app installed in the Zendesk account (Zendesk Apps Framework v2), whose page the agent page hosts.
+
+    ``secure_settings`` reach only the servers in ``domain_whitelist``, substituted by Zendesk's request
+    proxy; they are never shown to the browser nor listed by the installations API.
+    """
+
+    name: str = Field(min_length=1)
+    url: str = Field(pattern=r"^https?://[^\s/]+", description="the app's page, loaded in the sidebar iframe")
+    location: Literal["ticket_sidebar"] = "ticket_sidebar"
+    settings: dict[str, Any] = Field(default_factory=dict)
+    secure_settings: dict[str, str] = Field(default_factory=dict)
+    domain_whitelist: list[str] = Field(default_factory=list, description="hosts secure requests may go to")
+    enabled: bool = True
+
+
 class ZendeskAccount(Model):
-    """The Zendesk account: the API user, its limits, how webhooks are delivered, webhooks and triggers.
+    """The Zendesk account: the API user, its limits, how webhooks are delivered, webhooks, triggers and apps.
 
     Every limit is off unless set, but the incremental exports' 10 requests a minute, which Zendesk
     applies on every plan. ``rate_limit_window_seconds`` is the "minute" of the limits (and of
@@ -530,6 +546,7 @@ class ZendeskAccount(Model):
     webhook_timeout_seconds: float = Field(12, gt=0, description="a receiver slower than this failed (Zendesk: 12 s)")
     webhooks: list[WebhookSpec] = Field(default_factory=list)
     triggers: list[TriggerSpec] = Field(default_factory=list)
+    apps: list[ZendeskAppSpec] = Field(default_factory=list, description="installed apps, in install order")
 
     @model_validator(mode="after")
     def _triggers_name_webhooks(self) -> ZendeskAccount:

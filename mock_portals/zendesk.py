@@ -4,8 +4,9 @@ It follows the real API's shapes (Basic auth with an API token, paths with or wi
 and offset pagination, files uploaded first and then referenced by token on a ticket update, macros
 previewed with ``/apply`` and saved by the client, Zendesk's error JSON) so the same client runs against a
 real account. The account is configured as PROCESS.md describes it: the ticket fields the bot Liza fills,
-the "Estado de Pedido" drop-down, every macro of the process with its status and order state, and the
-views agents follow tickets up from, "Robot: necesita agente" among them: the tickets the robot handed
+the "Estado de Pedido" drop-down, every macro of the process with its status and order state, the
+macros agents ask the robot for one step with (``RPA: Preanálisis (robot)``...: each only adds its step's
+tag, which a trigger sends to ``rpa serve``), and the views agents follow tickets up from, "Robot: necesita agente" among them: the tickets the robot handed
 over to a person (tag ``rpa_necesita_agente``) and not solved yet.
 
 A ticket update takes ``tags`` (the whole list), ``additional_tags`` and ``remove_tags`` as Zendesk does;
@@ -13,7 +14,8 @@ tags are lower case and unique, and a drop-down's option tag and the field's val
 removing the tag clears the field, adding an option's tag sets it.
 
 The agent page (``/agent/tickets``) is for people: it shows a conversation as an agent sees it, internal
-notes apart, and lets someone type the customer's WhatsApp messages.
+notes apart, lets someone type the customer's WhatsApp messages, and hosts the account's installed apps in
+its sidebar (``mock_portals.zendesk_apps``).
 
 Webhooks and triggers (``mock_portals.zendesk_webhooks``), the incremental exports
 (``mock_portals.zendesk_exports``) and the rate limits (``mock_portals.zendesk_limits``) build on this
@@ -53,6 +55,7 @@ from mock_portals.world import (
     World,
     tag_of,
 )
+from mock_portals.zendesk_apps import sidebar_apps
 
 PORTAL = "zendesk"
 
@@ -314,6 +317,35 @@ MACROS: tuple[MacroSpec, ...] = (
     ),
 )
 MACROS_BY_ID: dict[int, MacroSpec] = {MACRO_ID_BASE + row: spec for row, spec in enumerate(MACROS, start=1)}
+
+
+@dataclass(frozen=True)
+class StepMacroSpec:
+    """A macro the account adds beside the process's: it only tags the ticket, asking the robot for a step."""
+
+    title: str
+    tag: str
+
+
+#: The robot's steps an agent asks for by macro; ids far from the process's rows, which tests count.
+STEP_MACRO_ID_BASE = MACRO_ID_BASE + 100_000
+STEP_MACROS: tuple[StepMacroSpec, ...] = (
+    StepMacroSpec("RPA: Preanálisis (robot)", "rpa_paso_preanalisis"),
+    StepMacroSpec("RPA: Estado de la línea (robot)", "rpa_paso_estado_linea"),
+    StepMacroSpec("RPA: Deuda histórica (robot)", "rpa_paso_deuda"),
+    StepMacroSpec("RPA: Estado de la migración (robot)", "rpa_paso_estado_migracion"),
+    StepMacroSpec("RPA: Consulta del NIT (robot)", "rpa_paso_nit"),
+    StepMacroSpec("RPA: Confirmar la línea (robot)", "rpa_paso_confirmar_linea"),
+    StepMacroSpec("RPA: Enviar el token (robot)", "rpa_paso_token"),
+    StepMacroSpec("RPA: Cambiar la facturación (robot)", "rpa_paso_facturacion"),
+)
+STEP_MACROS_BY_ID: dict[int, StepMacroSpec] = {
+    STEP_MACRO_ID_BASE + row: spec for row, spec in enumerate(STEP_MACROS, start=1)
+}
+MACRO_TITLES: dict[int, str] = {
+    **{mid: spec.title for mid, spec in MACROS_BY_ID.items()},
+    **{mid: spec.title for mid, spec in STEP_MACROS_BY_ID.items()},
+}
 
 
 @dataclass(frozen=True)
@@ -586,6 +618,9 @@ class Shapes:
         return shape
 
     def macro(self, macro_id: int) -> dict[str, Any]:
+        step = STEP_MACROS_BY_ID.get(macro_id)
+        if step is not None:
+            return self._macro(macro_id, step.title, "", [{"field": "current_tags", "value": step.tag}])
         spec = MACROS_BY_ID[macro_id]
         actions: list[dict[str, Any]] = [{"field": "status", "value": STATUS_API[spec.status]}]
         if spec.order_state is not None:
@@ -594,14 +629,17 @@ class Shapes:
             {"field": "comment_value", "value": spec.reply},
             {"field": "comment_mode_is_public", "value": "true"},
         ]
+        return self._macro(macro_id, spec.title, spec.short_name, actions)
+
+    def _macro(self, macro_id: int, title: str, description: str, actions: list[dict[str, Any]]) -> dict[str, Any]:
         return {
             "url": self.api_url(f"/macros/{macro_id}"),
             "id": macro_id,
-            "title": spec.title,
-            "raw_title": spec.title,
-            "description": spec.short_name,
+            "title": title,
+            "raw_title": title,
+            "description": description,
             "active": True,
-            "position": macro_id - MACRO_ID_BASE,
+            "position": list(MACRO_TITLES).index(macro_id) + 1,
             "actions": actions,
             "restriction": None,
             "default": False,
@@ -939,7 +977,7 @@ def _api_router(world: World) -> APIRouter:
     @api.get("/macros")
     async def list_macros(request: Request) -> dict[str, Any]:
         shapes = _shapes(world, request)
-        return offset_page(request, shapes, "/macros", "macros", [shapes.macro(mid) for mid in MACROS_BY_ID])
+        return offset_page(request, shapes, "/macros", "macros", [shapes.macro(mid) for mid in MACRO_TITLES])
 
     @api.get("/macros/search")
     async def search_macros(request: Request, query: str = "") -> dict[str, Any]:
@@ -947,12 +985,12 @@ def _api_router(world: World) -> APIRouter:
             raise bad_request("InvalidParameter", "query is required")
         shapes = _shapes(world, request)
         wanted = query.strip().casefold()
-        found = [shapes.macro(mid) for mid, spec in MACROS_BY_ID.items() if wanted in spec.title.casefold()]
+        found = [shapes.macro(mid) for mid, title in MACRO_TITLES.items() if wanted in title.casefold()]
         return offset_page(request, shapes, "/macros/search", "macros", found)
 
     @api.get("/macros/{macro_id}")
     async def show_macro(macro_id: int, request: Request) -> dict[str, Any]:
-        if macro_id not in MACROS_BY_ID:
+        if macro_id not in MACRO_TITLES:
             raise not_found()
         return {"macro": _shapes(world, request).macro(macro_id)}
 
@@ -960,6 +998,12 @@ def _api_router(world: World) -> APIRouter:
     async def ticket_after_macro(ticket_id: int, macro_id: int, request: Request) -> dict[str, Any]:
         """The ticket as the macro would leave it; nothing is saved (the client saves it with a PUT)."""
         ticket = _ticket_of(world, ticket_id)
+        step = STEP_MACROS_BY_ID.get(macro_id)
+        if step is not None:
+            # A tagging macro writes nothing and leaves the status be: only the tags change.
+            shape = _shapes(world, request).ticket(ticket)
+            shape["tags"] = normalized_tags([*ticket.tags, step.tag])
+            return {"result": {"ticket": shape}}
         spec = MACROS_BY_ID.get(macro_id)
         if spec is None:
             raise not_found()
@@ -1090,7 +1134,7 @@ def _validate_update(world: World, data: dict[str, Any]) -> _Update:
     if data.get("macro_id"):
         macro_ids = [*macro_ids, data["macro_id"]]
     for macro_id in macro_ids:
-        if not isinstance(macro_id, int) or macro_id not in MACROS_BY_ID:
+        if not isinstance(macro_id, int) or macro_id not in MACRO_TITLES:
             _invalid(details, "macro_ids", f"Macro {macro_id} does not exist")
 
     tags = _tag_list(details, data, "tags")
@@ -1132,7 +1176,7 @@ def _apply_update(world: World, ticket: Ticket, update: _Update, shapes: Shapes,
         )
         comment.html_body = markup or _html_of(comment.body)
         if update.macro_ids:
-            comment.macro_title = MACROS_BY_ID[update.macro_ids[-1]].title
+            comment.macro_title = MACRO_TITLES[update.macro_ids[-1]]
         events.append({**shapes.comment(comment), "audit_id": audit_id})
     if update.status is not None and update.status != ticket.status:
         events.append(
@@ -1174,7 +1218,7 @@ def _apply_update(world: World, ticket: Ticket, update: _Update, shapes: Shapes,
             }
         )
     for macro_id in update.macro_ids:
-        title = MACROS_BY_ID[macro_id].title
+        title = MACRO_TITLES[macro_id]
         ticket.macros_applied.append(title)
         events.append(
             {
@@ -1281,6 +1325,7 @@ def _add_agent_routes(app: FastAPI, world: World, templates: Jinja2Templates) ->
                 "fields": [(title, getattr(ticket.fields, attr)) for title, attr in TEXT_FIELDS.values()],
                 "messages": _messages(world, ticket, _shapes(world, request)),
                 "error": error,
+                "apps": sidebar_apps(world, request),
             },
             status_code=status_code,
         )

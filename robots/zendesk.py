@@ -101,6 +101,8 @@ class TicketData(BaseModel):
     billing_nit: str | None = None
     order_state: str | None = Field(None, description="Estado de Pedido as its option name, not its tag")
     tags: list[str] = Field(default_factory=list, description="the ticket's tags, as Zendesk stores them")
+    group_id: int | None = Field(None, description="the Zendesk group the ticket is assigned to")
+    brand_id: int | None = Field(None, description="the Zendesk brand the ticket came through")
 
 
 class NoteResult(BaseModel):
@@ -428,6 +430,8 @@ class ZendeskClient:
             status=ticket["status"],
             requester_id=ticket["requester_id"],
             tags=[str(t) for t in ticket.get("tags") or []],
+            group_id=ticket.get("group_id"),
+            brand_id=ticket.get("brand_id"),
             **data,
         )
 

@@ -9,10 +9,12 @@ remembered from an earlier demo would only replay an old result.
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import sys
 from pathlib import Path
 
+from pydantic import SecretStr
 from rich.console import Console
 
 from flows.devtools.harness import MockPortals, RunningWorker
@@ -39,6 +41,8 @@ def run_demo(settings: Settings, console: Console) -> int:
     shutil.rmtree(run_dir, ignore_errors=True)
     settings = settings.model_copy(
         update={
+            # The agent panel in the mock Zendesk's sidebar needs a token; the demo makes one of its own.
+            "panel_token": settings.panel_token or SecretStr(secrets.token_urlsafe(24)),
             "process": DEMO_TIMINGS,
             "run_dir": run_dir,
             "database_url": None,
@@ -52,16 +56,20 @@ def run_demo(settings: Settings, console: Console) -> int:
         settings = mocks.settings(settings)
         worker = RunningWorker(settings, webhooks=True)
         try:
+            assert worker.webhooks is not None and settings.panel_token is not None
+            mocks.install_panel(worker.webhooks.url, settings.panel_token)
             status, run = _follow(worker, console)
+            outcome = run.outcome if run and run.outcome else (run.error if run and run.error else status)
+            console.print(f"Outcome: [bold]{outcome}[/bold] (flow {status})")
+            console.print(f"Run report:  {report_path(settings, DEMO_TICKET).resolve()}")
+            console.print(f"Evidence:    {(settings.evidence_dir / f'ticket-{DEMO_TICKET}').resolve()}")
+            agent_page = f"{mocks.urls['zendesk']}/agent/tickets/{DEMO_TICKET}"
+            console.print(f"Agent page:  {agent_page} (the robot's panel in its sidebar)")
+            if sys.stdin.isatty():
+                # The panel's page and API are served by the worker's `rpa serve`: both stay up meanwhile.
+                console.input("The agent page and its panel are served until you press Enter... ")
         finally:
             worker.close()
-        outcome = run.outcome if run and run.outcome else (run.error if run and run.error else status)
-        console.print(f"Outcome: [bold]{outcome}[/bold] (flow {status})")
-        console.print(f"Run report:  {report_path(settings, DEMO_TICKET).resolve()}")
-        console.print(f"Evidence:    {(settings.evidence_dir / f'ticket-{DEMO_TICKET}').resolve()}")
-        console.print(f"Agent page:  {mocks.urls['zendesk']}/agent/tickets/{DEMO_TICKET}")
-        if sys.stdin.isatty():
-            console.input("The agent page is served until you press Enter... ")
     console.print("Mock portals stopped.")
     return 0 if status == "SUCCESS" and run is not None and run.outcome == "migrated" else 1
 

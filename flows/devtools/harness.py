@@ -69,6 +69,21 @@ class MockPortals:
     def world(self) -> dict:
         return httpx.get(self.urls["control"] + "/_control/world", timeout=10).json()
 
+    def install_panel(self, serve_url: str, token: SecretStr) -> None:
+        """Install the agent panel in the mock account's ticket sidebar, as an admin installs the app's zip in
+        Zendesk: its page on ``rpa serve``, its token a secure setting (kept by Zendesk, never sent to the
+        browser)."""
+        host = serve_url.split("://", 1)[1].split(":", 1)[0].split("/", 1)[0]
+        app = {
+            "name": "Robot de migración",
+            "url": serve_url + "/panel/app",
+            "location": "ticket_sidebar",
+            "settings": {"serve_url": serve_url},
+            "secure_settings": {"token": token.get_secret_value()},
+            "domain_whitelist": [host],
+        }
+        httpx.post(self.urls["control"] + "/_control/zendesk/apps", json=app, timeout=10).raise_for_status()
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()

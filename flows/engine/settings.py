@@ -157,6 +157,20 @@ class Settings(BaseSettings):
     webhook_tolerance_seconds: float = Field(
         300, description="how far a webhook's signed timestamp may be from now before it is refused as a replay"
     )
+    panel_token: SecretStr | None = Field(
+        None,
+        description="bearer token the Zendesk panel app sends (its secure setting `token`); unset with "
+        "api_key unset: the panel's API answers 503",
+    )
+    api_key: SecretStr | None = Field(
+        None, description="bearer token of other callers of the panel's API, and the supervisor page's key"
+    )
+    panel_allowed_groups: list[int] = Field(
+        default_factory=list, description="Zendesk group ids whose tickets the panel may act on; empty: all"
+    )
+    panel_allowed_brands: list[int] = Field(
+        default_factory=list, description="Zendesk brand ids whose tickets the panel may act on; empty: all"
+    )
 
     acmo_code: str = Field("ACMO-TVD-RPA", description="code registered as ACMO when confirming a line")
     evidence_dir: Path = Path("evidence")

@@ -7,6 +7,7 @@ evidence as an internal note. Input is checked before anything is touched, so a 
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,10 @@ from robots.zendesk import NoteResult
 WRITE_STEPS = frozenset(
     {"confirm-line", "token", "migrate", "billing", "derive", "contract", "answer-task", "dismiss-task"}
 )
+
+
+#: Who asked for the step from the Zendesk panel: named in the note the step posts (the CLI leaves it unset).
+requested_by: ContextVar[str | None] = ContextVar("requested_by", default=None)
 
 
 def refuse_if_flow_is_live(store: RunStore, ticket_id: int, step: str) -> None:
@@ -60,6 +65,8 @@ def _report(toolkit: Toolkit, ticket_id: int, done: Done[Any], *, summary: str |
     note: NoteResult | None = None
     files: list[Path] = []
     summary = summary or done.summary
+    if requested_by.get():
+        summary = f"{summary} (pedido por {requested_by.get()} desde el panel)"
     if done.evidence:
         key = note_key(ticket_id, done.step, *(item.sha256 for item in done.evidence))
         note, files = evidence_notes.post(toolkit, ticket_id, done.title, summary, done.evidence, key=key)

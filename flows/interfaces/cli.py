@@ -41,7 +41,9 @@ mocks_app = typer.Typer(help="The local mock portals.", no_args_is_help=True)
 step_app = typer.Typer(help="Run one robot step for a ticket and attach its evidence.", no_args_is_help=True)
 flow_app = typer.Typer(help="Whole migrations as durable flows.", no_args_is_help=True)
 zendesk_app = typer.Typer(help="The Zendesk account's side of the product.", no_args_is_help=True)
+panel_app = typer.Typer(help="The agents' panel: a Zendesk sidebar app served by `rpa serve`.", no_args_is_help=True)
 app.add_typer(mocks_app, name="mocks")
+app.add_typer(panel_app, name="panel")
 app.add_typer(zendesk_app, name="zendesk")
 app.add_typer(step_app, name="step")
 app.add_typer(flow_app, name="flow")
@@ -461,6 +463,26 @@ def serve(
         signing_secret(settings)
         out.print(f"receiving Zendesk webhooks at http://{host}:{port}{WEBHOOK_PATH}; Ctrl-C stops it")
         serve_webhooks(settings, host, port)
+
+
+@panel_app.command("package")
+def panel_package(
+    url: Annotated[
+        str | None, typer.Option("--url", help="the address at which Zendesk reaches `rpa serve` (https://...)")
+    ] = None,
+    out_file: Annotated[Path, typer.Option("--out", help="the zip to write")] = Path("rpa-panel.zip"),
+    author_name: Annotated[str, typer.Option(help="the app's author, as Zendesk shows it")] = "Centro de contacto",
+    author_email: Annotated[str, typer.Option(help="the author's e-mail")] = "rpa@contactcentre.example",
+) -> None:
+    """Write the zip a Zendesk admin uploads as a private app (the panel beside each ticket)."""
+    from flows.interfaces import panel
+
+    with exit_codes("panel package"):
+        written = panel.package(url, out_file, author_name=author_name, author_email=author_email)
+    out.print(
+        f"{written} written: upload it in Zendesk (Admin Center, Apps, Upload private app) and give it "
+        "the token set as RPA_PANEL_TOKEN"
+    )
 
 
 @zendesk_app.command("connect")

@@ -19,6 +19,10 @@ other keys are ignored)::
 
     {"event": "comment_added", "ticket_id": "{{ticket.id}}", "comment_id": "{{ticket.latest_comment.id}}"}
     {"event": "ticket_created", "ticket_id": "{{ticket.id}}"}
+    {"event": "step_requested", "ticket_id": "{{ticket.id}}", "tags": "{{ticket.tags}}"}
+
+``step_requested`` comes from an agent's macro that tags the ticket with a robot step to run
+(``flows.interfaces.tag_steps``); it runs on this process's toolkit, in its lane's thread.
 
 The comment trigger is best conditioned on "current user is not" the robot's API agent: the robot's own
 notes and macros need no read, and each would cost one.
@@ -60,6 +64,8 @@ from flows.engine import durable
 from flows.engine.run_store import RunStore
 from flows.engine.settings import Settings
 from flows.engine.toolkit import Toolkit
+from flows.interfaces import panel
+from flows.interfaces.tag_steps import TagSteps
 from flows.process import arrivals
 from flows.process.inboxes import TicketInbox
 from flows.process.messages import Topic
@@ -76,6 +82,7 @@ class EventKind(str, Enum):
 
     COMMENT_ADDED = "comment_added"
     TICKET_CREATED = "ticket_created"
+    STEP_REQUESTED = "step_requested"
 
 
 class WebhookEvent(BaseModel):
@@ -86,6 +93,13 @@ class WebhookEvent(BaseModel):
     event: EventKind
     ticket_id: int = Field(gt=0)
     comment_id: int | None = Field(None, description="the new comment, when the trigger sends it")
+    tags: list[str] = Field(default_factory=list, description="the ticket's tags when the trigger fired")
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tags_as_zendesk_renders_them(cls, value: object) -> object:
+        # ``{{ticket.tags}}`` renders as one space-separated text.
+        return value.split() if isinstance(value, str) else value
 
     @field_validator("comment_id", mode="before")
     @classmethod
@@ -258,6 +272,7 @@ class TicketEvents:
         self.client = client
         self.toolkit = toolkit
         self.inbox = TicketInbox(store, toolkit.zendesk, self._deliver)
+        self.tag_steps = TagSteps(toolkit, store)
 
     def _deliver(self, flow_id: str, message: dict, topic: Topic, key: str) -> None:
         self.client.send(flow_id, message, topic.value, idempotency_key=key)
@@ -267,6 +282,9 @@ class TicketEvents:
             forwarded = self.inbox.forward_ticket(event.ticket_id, event.comment_id)
             if forwarded:
                 logger.info("{} message(s) of ticket {} forwarded to its flow", forwarded, event.ticket_id)
+            return
+        if event.event == EventKind.STEP_REQUESTED:
+            self.tag_steps.handle(event.ticket_id, event.tags)
             return
         try:
             arrivals.start_from_zendesk(self.client, self.toolkit, self.settings, event.ticket_id)
@@ -279,7 +297,8 @@ class _Clients:
     """The clients the events are handled with, built once the server starts and closed when it stops."""
 
     def __init__(self, settings: Settings) -> None:
-        self.toolkit = Toolkit(settings)  # only its Zendesk client is used: no browser is started
+        # Chromium starts with the first step an agent asks for and stays, logged in, for the next ones.
+        self.toolkit = Toolkit(settings)
         self.store = RunStore(settings.store_url())
         self.client = durable.client(settings)
         self.events = TicketEvents(settings, self.client, self.toolkit, self.store)
@@ -304,6 +323,8 @@ def create_app(
     secret at each call instead of the settings' (a harness whose mock Zendesk makes a new webhook, and so a
     new secret, at each reset)."""
     current_secret = secret or _fixed(signing_secret(settings))
+    # The agents' Zendesk panel shares the server; its clients are built on its first call.
+    agents_panel = panel.Panel(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -321,10 +342,12 @@ def create_app(
             yield
         finally:
             await asyncio.to_thread(intake.close)
+            await asyncio.to_thread(agents_panel.close)
             if clients is not None:
                 clients.close()
 
     app = FastAPI(title="rpa serve", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.include_router(panel.router(agents_panel))
 
     @app.get("/health")
     async def health() -> dict[str, object]:

@@ -9,6 +9,11 @@ and Triggers APIs, idempotently: run again, it finds the webhook and triggers by
 given address and changes nothing else. It is what the demo and the regression catalogue do against the
 mock Zendesk, and what an administrator runs once against the real account.
 
+A third trigger calls the webhook when a ticket carries one of the step tags an agent's macro adds
+(``flows.interfaces.tag_steps``). It has no "current user is not the robot" condition: an agent's macro
+may be applied through the API with the robot's credentials (the mock does so), and the robot's own
+updates while the tag is there cost one ticket read that finds the step already done or running.
+
 The webhook's signing secret is Zendesk's, generated with the webhook: it is returned for the caller to
 put in ``RPA_WEBHOOK_SIGNING_SECRET`` of the machine that runs ``rpa serve``.
 """
@@ -20,6 +25,7 @@ import json
 from pydantic import BaseModel, SecretStr
 
 from flows.interfaces.serve import WEBHOOK_PATH
+from flows.interfaces.tag_steps import STEP_REQUESTED_BODY, STEP_TAGS
 from flows.process.definition import MIGRATION_TAG
 from pages.errors import InvalidInput
 from robots.zendesk import ZendeskClient
@@ -27,6 +33,7 @@ from robots.zendesk import ZendeskClient
 WEBHOOK_NAME = "RPA migración prepago a pospago"
 NEW_TICKET_TRIGGER = "RPA: nuevo ticket de migración"
 UPDATE_TRIGGER = "RPA: actualización de un ticket de migración"
+STEP_TRIGGER = "RPA: paso pedido por macro"
 #: What the triggers send (``flows.interfaces.serve.WebhookEvent``), with Zendesk's placeholders.
 NEW_TICKET_BODY = json.dumps({"event": "ticket_created", "ticket_id": "{{ticket.id}}"})
 COMMENT_BODY = json.dumps(
@@ -53,7 +60,7 @@ def webhook_endpoint(serve_url: str) -> str:
 
 
 def connect(zendesk: ZendeskClient, serve_url: str) -> Connection:
-    """Create or update the webhook pointing at ``serve_url`` and the two triggers that call it."""
+    """Create or update the webhook pointing at ``serve_url`` and the three triggers that call it."""
     endpoint = webhook_endpoint(serve_url)
     created: list[str] = []
     webhook = next((w for w in zendesk.webhooks() if w.get("name") == WEBHOOK_NAME), None)
@@ -88,6 +95,14 @@ def connect(zendesk: ZendeskClient, serve_url: str) -> Connection:
                 "any": [],
             },
             "actions": [{"field": "notification_webhook", "value": [webhook_id, COMMENT_BODY]}],
+        },
+        STEP_TRIGGER: {
+            # Zendesk's "contains at least one of" is ``includes`` with the tags separated by spaces.
+            "conditions": {
+                "all": [{"field": "current_tags", "operator": "includes", "value": " ".join(STEP_TAGS)}],
+                "any": [],
+            },
+            "actions": [{"field": "notification_webhook", "value": [webhook_id, STEP_REQUESTED_BODY]}],
         },
     }
     existing = {t.get("title"): t for t in zendesk.triggers()}

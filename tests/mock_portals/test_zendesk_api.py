@@ -12,6 +12,7 @@ from mock_portals.world import AGENT_USER_ID, tag_of
 from mock_portals.zendesk import (
     MACRO_ID_BASE,
     ORDER_STATE_FIELD_ID,
+    STEP_MACROS,
     TEXT_FIELDS,
 )
 
@@ -299,7 +300,8 @@ def test_invalid_update_is_record_invalid_and_changes_nothing(api: httpx.Client,
 # -- macros ---------------------------------------------------------------------------------------
 def test_every_macro_of_the_process_is_seeded_with_its_status_and_order_state(api: httpx.Client) -> None:
     answer = api.get("/api/v2/macros.json").json()
-    assert answer["count"] == len(PROCESS_MACROS) and answer["next_page"] is None
+    assert answer["count"] == len(PROCESS_MACROS) + len(STEP_MACROS) and answer["next_page"] is None
+    answer["macros"] = answer["macros"][: len(PROCESS_MACROS)]  # the robot's step macros come after
     seen = []
     for macro in answer["macros"]:
         actions = {a["field"]: a["value"] for a in macro["actions"]}
@@ -308,6 +310,18 @@ def test_every_macro_of_the_process_is_seeded_with_its_status_and_order_state(ap
         assert len(actions["comment_value"]) > 40
     assert seen == [(title, status, tag_of(state) if state else None) for title, status, state in PROCESS_MACROS]
     assert [m["id"] for m in answer["macros"]] == [MACRO_ID_BASE + n for n in range(1, len(PROCESS_MACROS) + 1)]
+
+
+def test_the_robot_step_macros_only_add_their_tag(api: httpx.Client) -> None:
+    listed = api.get("/api/v2/macros.json").json()["macros"][len(PROCESS_MACROS) :]
+    assert [(m["title"], m["actions"]) for m in listed] == [
+        (spec.title, [{"field": "current_tags", "value": spec.tag}]) for spec in STEP_MACROS
+    ]
+    assert listed[0]["title"] == "RPA: Preanálisis (robot)"
+    before = api.get("/api/v2/tickets/1001.json").json()["ticket"]
+    preview = api.get(f"/api/v2/tickets/1001/macros/{listed[0]['id']}/apply.json").json()["result"]["ticket"]
+    assert preview["tags"] == [*before["tags"], "rpa_paso_preanalisis"] and preview["status"] == before["status"]
+    assert "comment" not in preview
 
 
 def test_macro_by_id_and_search(api: httpx.Client) -> None:

@@ -7,7 +7,8 @@ regression catalogue, which runs with this intake.
 
 from __future__ import annotations
 
-from flows.interfaces.zendesk_account import NEW_TICKET_TRIGGER, UPDATE_TRIGGER, WEBHOOK_NAME
+from flows.interfaces.tag_steps import STEP_TAGS
+from flows.interfaces.zendesk_account import NEW_TICKET_TRIGGER, STEP_TRIGGER, UPDATE_TRIGGER, WEBHOOK_NAME
 from flows.process.definition import MIGRATION_TAG
 from tests.flows.interfaces.test_cli import rpa  # noqa: F401  (fixture)
 from tests.flows.scenarios import scenario
@@ -36,6 +37,11 @@ def test_connect_makes_the_webhook_and_triggers_once_and_follows_a_new_address(r
         assert str(trigger["actions"][0]["value"][0]) == str(webhooks[0]["id"])
     # The robot's own updates are not news for it: the update trigger leaves them out.
     assert any(c["field"] == "current_user" and c["operator"] == "is_not" for c in mine[UPDATE_TRIGGER]["conditions"]["all"])
+    # An agent's macro that tags the ticket with a step asks rpa serve to run it.
+    step = next(t for t in triggers if t["title"] == STEP_TRIGGER)
+    assert step["conditions"]["all"] == [{"field": "current_tags", "operator": "includes", "value": " ".join(STEP_TAGS)}]
+    assert step["actions"][0]["value"][0] == webhooks[0]["id"]
+    assert '"event": "step_requested"' in step["actions"][0]["value"][1]
 
     again = rpa("zendesk", "connect", "--url", "https://rpa.example.bo/zendesk/webhook")
     assert again.returncode == 0, again.stderr
@@ -44,7 +50,7 @@ def test_connect_makes_the_webhook_and_triggers_once_and_follows_a_new_address(r
     webhooks, triggers = _account(world_state())
     assert [w["endpoint"] for w in webhooks] == ["https://rpa.example.bo/zendesk/webhook"]
     assert sorted(t["title"] for t in triggers if t["title"].startswith("RPA:")) == sorted(
-        [NEW_TICKET_TRIGGER, UPDATE_TRIGGER]
+        [NEW_TICKET_TRIGGER, UPDATE_TRIGGER, STEP_TRIGGER]
     )
 
 
