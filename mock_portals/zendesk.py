@@ -342,6 +342,8 @@ STEP_MACROS: tuple[StepMacroSpec, ...] = (
 STEP_MACROS_BY_ID: dict[int, StepMacroSpec] = {
     STEP_MACRO_ID_BASE + row: spec for row, spec in enumerate(STEP_MACROS, start=1)
 }
+#: Where the world keeps the titles macros were renamed to (macro id as text -> title); a reset forgets them.
+RENAMED_MACROS = "zendesk_renamed_macros"
 MACRO_TITLES: dict[int, str] = {
     **{mid: spec.title for mid, spec in MACROS_BY_ID.items()},
     **{mid: spec.title for mid, spec in STEP_MACROS_BY_ID.items()},
@@ -632,6 +634,8 @@ class Shapes:
         return self._macro(macro_id, spec.title, spec.short_name, actions)
 
     def _macro(self, macro_id: int, title: str, description: str, actions: list[dict[str, Any]]) -> dict[str, Any]:
+        # An administrator may have renamed it (``PUT /macros/{id}``) since the world was loaded.
+        title = self.world.state.records.get(RENAMED_MACROS, {}).get(str(macro_id), title)
         return {
             "url": self.api_url(f"/macros/{macro_id}"),
             "id": macro_id,
@@ -992,6 +996,18 @@ def _api_router(world: World) -> APIRouter:
     async def show_macro(macro_id: int, request: Request) -> dict[str, Any]:
         if macro_id not in MACRO_TITLES:
             raise not_found()
+        return {"macro": _shapes(world, request).macro(macro_id)}
+
+    @api.put("/macros/{macro_id}")
+    async def rename_macro(macro_id: int, request: Request) -> dict[str, Any]:
+        """Only a new title is taken: enough to play an administrator renaming a macro the robots use."""
+        if macro_id not in MACRO_TITLES:
+            raise not_found()
+        payload = await request.json()
+        title = (payload.get("macro") or {}).get("title") if isinstance(payload, dict) else None
+        if not isinstance(title, str) or not title.strip():
+            raise bad_request("InvalidParameter", 'The body must be {"macro": {"title": "..."}}')
+        world.state.records.setdefault(RENAMED_MACROS, {})[str(macro_id)] = title.strip()
         return {"macro": _shapes(world, request).macro(macro_id)}
 
     @api.get("/tickets/{ticket_id}/macros/{macro_id}/apply")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel, field_validator
 
 from pages.base import ConsolePage
-from pages.errors import InvalidInput
+from pages.errors import ApplicationError, InvalidInput, RPAError
 from robots.identity import normal_line
 from robots.retry import RetryPolicy, check_before_attempt
 from robots.sessions import PortalSession
@@ -59,4 +61,23 @@ class ConsoleRobot(Generic[C]):
             check_before_attempt()
             return self.session.host.run(self.session.use(work, record=attempts > 1))
 
-        return self.policy.call(attempt)
+        started = time.monotonic()
+        # The robot method that called is the step, in the business's words (``preanalysis``, ``migrate``).
+        step = sys._getframe(1).f_code.co_name
+        try:
+            result = self.policy.call(attempt)
+        except ApplicationError:
+            self._observe(step, started, failed=True)
+            raise
+        except RPAError:
+            # A business answer raised as an error (``not the holder``): the robot did its work.
+            self._observe(step, started, failed=False)
+            raise
+        self._observe(step, started, failed=False)
+        return result
+
+    def _observe(self, step: str, started: float, *, failed: bool) -> None:
+        # A policy may be a stand-in that only has ``call`` (tests wrap the real one to count attempts).
+        observer = getattr(self.policy, "observer", None)
+        if observer is not None:
+            observer.step_ran(self.portal, step, time.monotonic() - started, failed)

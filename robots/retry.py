@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from loguru import logger
 from pydantic import BaseModel
@@ -68,6 +68,14 @@ def _log_retry(retry_state: RetryCallState) -> None:
     logger.warning("attempt {} failed: {}; retrying", retry_state.attempt_number, exc)
 
 
+class RobotObserver(Protocol):
+    """Told what the robots did, for whoever counts it (the deployment's metrics); robots never need one."""
+
+    def retried(self, policy: str) -> None: ...
+
+    def step_ran(self, console: str, step: str, seconds: float, failed: bool) -> None: ...
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """A named, composable retry policy (tenacity stop and wait values)."""
@@ -75,6 +83,7 @@ class RetryPolicy:
     name: str
     stop: stop_base
     wait: wait_base
+    observer: RobotObserver | None = None
 
     def call(self, fn: Callable[[], T]) -> T:
         """Call ``fn`` under this policy; the last error is re-raised when attempts run out."""
@@ -82,27 +91,34 @@ class RetryPolicy:
             stop=self.stop,
             wait=self.wait,
             retry=retry_if_exception(is_retryable),
-            before_sleep=_log_retry,
+            before_sleep=self._before_sleep,
             reraise=True,
         )
         return retrying(fn)
 
+    def _before_sleep(self, retry_state: RetryCallState) -> None:
+        _log_retry(retry_state)
+        if self.observer is not None:
+            self.observer.retried(self.name)
 
-def console_step(timing: RetryTiming) -> RetryPolicy:
+
+def console_step(timing: RetryTiming, observer: RobotObserver | None = None) -> RetryPolicy:
     """For a robot step on a legacy console: login, read, screenshot."""
     return RetryPolicy(
         name="console_step",
         stop=stop_after_attempt(timing.attempts) | stop_after_delay(timing.max_seconds),
         wait=wait_exponential_jitter(initial=timing.first_wait_seconds, max=timing.max_wait_seconds),
+        observer=observer,
     )
 
 
-def zendesk_call(timing: RetryTiming) -> RetryPolicy:
+def zendesk_call(timing: RetryTiming, observer: RobotObserver | None = None) -> RetryPolicy:
     """For one Zendesk API request; honours Retry-After on 429."""
     return RetryPolicy(
         name="zendesk_call",
         stop=stop_after_attempt(timing.attempts + 1) | stop_after_delay(timing.max_seconds),
         wait=_wait_retry_after(wait_exponential_jitter(initial=timing.first_wait_seconds, max=timing.max_wait_seconds)),
+        observer=observer,
     )
 
 

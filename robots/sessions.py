@@ -27,11 +27,12 @@ from typing import Any, Generic, TypeVar
 import playwright
 from loguru import logger
 from playwright.async_api import Browser, BrowserContext, Playwright, async_playwright
+from playwright.async_api import Error as PlaywrightError
 from pydantic import BaseModel, SecretStr
 
 from pages.base import ConsolePage
 from pages.browser import BrowserOptions, Timeouts
-from pages.errors import SessionExpired
+from pages.errors import PortalUnavailable, SessionExpired
 
 T = TypeVar("T")
 C = TypeVar("C", bound=ConsolePage)
@@ -81,6 +82,7 @@ class BrowserHost:
         self._thread: threading.Thread | None = None
         self._playwright: Playwright | None = None
         self._browser: Browser | None = None
+        self._launching: asyncio.Lock | None = None  # bound to the loop that made it: made again with a new loop
         self._start_lock = threading.Lock()
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
@@ -111,14 +113,25 @@ class BrowserHost:
         return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout)
 
     async def browser(self) -> Browser:
-        """The Chromium of this process, launched on first use (call on the host's loop)."""
-        if self._browser is None or not self._browser.is_connected():
-            if self._playwright is None:
-                with _driver_in_its_own_session():
-                    self._playwright = await async_playwright().start()
-            self._browser = await self._playwright.chromium.launch(**self.options.launch_kwargs())
-            logger.debug("chromium launched from {}", self.options.executable_path)
-        return self._browser
+        """The Chromium of this process, launched on first use (call on the host's loop).
+
+        Flows' first steps often start together: without the lock each would launch a driver and a Chromium
+        of its own while the others await theirs, and all but one would be left running."""
+        if self._launching is None:
+            self._launching = asyncio.Lock()  # made on the host's loop, the only one that calls this
+        async with self._launching:
+            if self._browser is None or not self._browser.is_connected():
+                if self._playwright is None:
+                    with _driver_in_its_own_session():
+                        self._playwright = await async_playwright().start()
+                try:
+                    self._browser = await self._playwright.chromium.launch(**self.options.launch_kwargs())
+                except PlaywrightError as exc:
+                    # A browser that does not start is the machinery failing (a full disk, a busy machine):
+                    # retried like a console that does not answer, never a flow's unexplained error.
+                    raise PortalUnavailable(f"Chromium did not start: {str(exc).splitlines()[0]}") from exc
+                logger.debug("chromium launched from {}", self.options.executable_path)
+            return self._browser
 
     async def new_context(self, **kwargs: Any) -> BrowserContext:
         browser = await self.browser()
@@ -140,6 +153,7 @@ class BrowserHost:
         finally:
             self._browser = None
             self._playwright = None
+            self._launching = None
             self._loop.call_soon_threadsafe(self._loop.stop)
             if self._thread is not None:
                 self._thread.join(timeout=10)

@@ -165,6 +165,14 @@ class CallBudget(Protocol):
     def pause(self, seconds: float) -> None: ...
 
 
+class CallCounter(Protocol):
+    """Told of each request sent and each 429 answered, for whoever counts them (the deployment's metrics)."""
+
+    def zendesk_request(self, method: str) -> None: ...
+
+    def zendesk_rate_limited(self) -> None: ...
+
+
 class ZendeskClient:
     """A synchronous Zendesk Support API client for one agent; close it (or use ``with``) when done."""
 
@@ -174,9 +182,11 @@ class ZendeskClient:
         policy: RetryPolicy,
         timeout_seconds: float = 15.0,
         budget: CallBudget | None = None,
+        counter: CallCounter | None = None,
     ) -> None:
         self.policy = policy
         self.budget = budget
+        self.counter = counter
         root = access.base_url.rstrip("/")
         self._origin = _origin(root)
         self._http = httpx.Client(
@@ -243,6 +253,14 @@ class ZendeskClient:
         if view is None:
             raise RecordNotFound(f"no active view titled {view_title!r}", portal=PORTAL)
         return [self._ticket_data(t) for t in self._offset_pages(f"/views/{view['id']}/tickets.json", "tickets")]
+
+    # -- the account's configuration, as it is (``rpa doctor`` compares it with what the robots need) --
+    def views(self) -> list[dict[str, Any]]:
+        return list(self._offset_pages("/views.json", "views"))
+
+    def ticket_fields(self) -> list[dict[str, Any]]:
+        """Every ticket field, present or not among those the robots read (no error for a missing one)."""
+        return list(self._offset_pages("/ticket_fields.json", "ticket_fields"))
 
     # -- files --------------------------------------------------------------------------------------
     def upload(self, filename: str, content: bytes, content_type: str) -> str:
@@ -504,6 +522,8 @@ class ZendeskClient:
         logger.debug("zendesk {}", where)
         if self.budget is not None:
             self.budget.take()
+        if self.counter is not None:
+            self.counter.zendesk_request(method)
         try:
             response = self._http.request(method, url, **kwargs)
         except httpx.TimeoutException as exc:
@@ -513,6 +533,8 @@ class ZendeskClient:
         if response.is_success:
             return response
         error = _error_for(where, response)
+        if isinstance(error, RateLimited) and self.counter is not None:
+            self.counter.zendesk_rate_limited()
         if isinstance(error, RateLimited) and self.budget is not None and EXPORTS_PATH not in _path(url):
             self.budget.pause(error.retry_after or 1.0)
         raise error

@@ -1010,7 +1010,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-trace", action="store_true", help="no Playwright traces (diagnosis only)")
     parser.add_argument("--out", type=Path, default=None, help="JSON output (default <run_dir>/bench.json)")
     parser.add_argument(
-        "--section", choices=("flow", "scale", "all"), default="all", help="the flow's cost, the volume, or both"
+        "--section",
+        choices=("flow", "panel", "scale", "all"),
+        default="all",
+        help="the flow's cost, a step from the agent panel, the volume, or all",
     )
     parser.add_argument("--tickets", type=int, default=1000, help="scale: silent customers waiting at once")
     parser.add_argument("--kill-flows", type=int, default=300, help="scale: flows on two workers, one killed")
@@ -1029,6 +1032,22 @@ def main(argv: list[str] | None = None) -> int:
         result = run_bench(config, progress=say)
         print_table(result, console)
         console.print(f"written to {write_json(result, out)}")
+    if args.section in ("panel", "all"):
+        from flows.devtools.bench_panel import measure_panel_step, panel_rows
+
+        say(f"a robot step from the agent panel against the console's own time, {args.latency_ms} ms")
+        panel_figures = measure_panel_step(args.latency_ms)
+        table = Table(title="make bench, agent panel")
+        for column in ("Measure", "Value", "Target", "", "How"):
+            table.add_column(column)
+        for row in panel_rows(panel_figures):
+            verdict = "[green]PASS[/green]" if row["pass"] else "[red]MISS[/red]"
+            table.add_row(row["measure"], row["value"], row["target"], verdict, row["detail"])
+        console.print(table)
+        panel_out = out.with_name(out.stem + "-panel.json")
+        panel_out.parent.mkdir(parents=True, exist_ok=True)
+        panel_out.write_text(json.dumps({**panel_figures, "table": panel_rows(panel_figures)}, indent=2))
+        console.print(f"written to {panel_out}")
     if args.section in ("scale", "all"):
         from flows.devtools.bench_scale import run_scale, scale_rows
 

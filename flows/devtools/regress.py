@@ -8,24 +8,33 @@ each scenario in turn, runs the flow in a worker of this process (one Chromium, 
 a temporary run folder) with the process's waits shortened to seconds (``CATALOGUE_TIMINGS``), and
 checks the world and the run afterwards with ``check``, the same function the pytest catalogue uses.
 
-The run folder (flow database, evidence, logs) is deleted when every scenario passes and kept, with its
-path printed, when one fails.
+A team's own folder of scenario files (``--dir``, same schema) runs besides the catalogue, or alone
+(``--no-catalogue``); a bad folder or file is refused before anything starts. ``--junit`` writes the
+verdicts as JUnit XML for CI servers, and ``--jobs N`` runs the scenarios on N processes side by side,
+each with its own mocks, worker and run folder (DBOS is process-global), reported in the planned order.
+
+The run folder (flow database, evidence, logs; one per job) is deleted when every scenario passes and
+kept, with its path printed, when one fails.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 import shutil
 import tempfile
 import time
 import unicodedata
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -386,6 +395,7 @@ def load_catalogue(directory: Path = SCENARIO_DIR) -> dict[str, dict]:
 
 class ScenarioResult(BaseModel):
     name: str
+    source: str = "catalogue"
     ticket: int
     outcome: str | None
     failures: list[str]
@@ -428,93 +438,393 @@ def run_scenario(
 
 
 # ---------------------------------------------------------------------------------------------
-# rpa regress
+# The scenarios of a run: the built-in catalogue and the team's own folders
 # ---------------------------------------------------------------------------------------------
-def regress_command(only: str | None) -> int:
-    """Run the catalogue (or the scenario named ``only``); 0 all passed, 1 one failed, 2 bad input."""
-    console = Console()
-    try:
-        catalogue = load_catalogue()
-    except ValueError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        return 2
-    if only is not None:
-        if only.removesuffix(".yaml") not in catalogue:
-            console.print(
-                f"[red]error:[/red] no scenario named {only!r} in {SCENARIO_DIR}; known: {', '.join(catalogue)}"
-            )
-            return 2
-        catalogue = {only.removesuffix(".yaml"): catalogue[only.removesuffix(".yaml")]}
+#: The built-in catalogue's name in listings, results and JUnit reports (its ``classname``).
+CATALOGUE_SOURCE = "catalogue"
 
+
+class ScenarioError(ValueError):
+    """A scenario folder or file that cannot run; the message names the file and what is wrong with it."""
+
+
+class PlannedScenario(BaseModel):
+    """One scenario of a run: where it comes from and its data (the scenario file as read)."""
+
+    name: str
+    source: str
+    path: Path
+    data: dict
+
+    @property
+    def expectations(self) -> Expectations:
+        return Expectations.model_validate(self.data["expectations"])
+
+
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or '(file)'}: {e['msg']}" for e in exc.errors())
+
+
+def read_team_scenario(path: Path) -> dict:
+    """A team's scenario file, checked as far as the product can without the mocks (which the reset checks).
+
+    Unlike the catalogue, which keeps world-only files such as the demo beside its scenarios, a file of a
+    team's folder without expectations is refused: a misspelt ``expectations`` key would otherwise turn a
+    regression into silence.
+    """
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: cannot be read: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from exc
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}: not a scenario (a mapping with lines, tickets and expectations)")
+    if not data.get("expectations"):
+        raise ScenarioError(f"{path}: has no expectations (what must be true once the flow has run)")
+    try:
+        exp = Expectations.model_validate(data["expectations"])
+    except ValidationError as exc:
+        raise ScenarioError(f"{path}: expectations are not valid: {_problems(exc)}") from exc
+    tickets = [t.get("id") for t in data.get("tickets") or [] if isinstance(t, dict)]
+    if str(exp.ticket) not in {str(t) for t in tickets}:
+        raise ScenarioError(f"{path}: expectations.ticket {exp.ticket} is not among the scenario's tickets {tickets}")
+    lines = [line.get("number") for line in data.get("lines") or [] if isinstance(line, dict)]
+    if exp.world.line not in {str(n) for n in lines}:
+        raise ScenarioError(f"{path}: expectations.world.line {exp.world.line!r} is not among the scenario's lines")
+    return data
+
+
+def load_folder(folder: Path) -> list[PlannedScenario]:
+    """Every scenario file (``*.yaml``, ``*.yml``) of a team's folder, by file name."""
+    if not folder.exists():
+        raise ScenarioError(f"{folder}: no such folder")
+    if not folder.is_dir():
+        raise ScenarioError(f"{folder}: not a folder")
+    files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+    if not files:
+        raise ScenarioError(f"{folder}: no scenario files (*.yaml, *.yml) in it")
+    source = str(folder)
+    return [PlannedScenario(name=p.stem, source=source, path=p, data=read_team_scenario(p)) for p in files]
+
+
+def plan_run(only: str | None, dirs: list[Path], *, catalogue: bool = True) -> list[PlannedScenario]:
+    """The scenarios a run checks, in the order they are reported: the catalogue's, then each folder's.
+
+    Raises ``ScenarioError`` before anything runs: a bad folder or file, two scenarios of one name (``--only``
+    and the results name them), two of one ticket (flows are keyed by ticket), an unknown ``only``.
+    """
+    planned: list[PlannedScenario] = []
+    if catalogue:
+        try:
+            built_in = load_catalogue()
+        except ValueError as exc:
+            raise ScenarioError(str(exc)) from exc
+        planned += [
+            PlannedScenario(name=name, source=CATALOGUE_SOURCE, path=SCENARIO_DIR / f"{name}.yaml", data=data)
+            for name, data in built_in.items()
+        ]
+    seen: set[Path] = set()
+    for folder in dirs:
+        if folder.resolve() not in seen:  # a folder given twice (a CI variable and a default) runs once
+            seen.add(folder.resolve())
+            planned += load_folder(folder)
+    if not planned:
+        raise ScenarioError("nothing to run: --no-catalogue needs at least one --dir")
+
+    by_name: dict[str, PlannedScenario] = {}
+    for scenario in planned:
+        if scenario.name in by_name:
+            raise ScenarioError(
+                f"{scenario.path}: the name {scenario.name!r} is taken by {by_name[scenario.name].path}; rename one "
+                "(or run the folder alone with --no-catalogue)"
+            )
+        by_name[scenario.name] = scenario
+    if only is not None:
+        wanted = only.removesuffix(".yaml").removesuffix(".yml")
+        if wanted not in by_name:
+            raise ScenarioError(f"no scenario named {only!r} in {SCENARIO_DIR}; known: {', '.join(by_name)}")
+        planned = [by_name[wanted]]
+
+    by_ticket: dict[int, PlannedScenario] = {}
+    for scenario in planned:
+        ticket = scenario.expectations.ticket
+        if ticket in by_ticket:
+            raise ScenarioError(
+                f"{scenario.path}: ticket {ticket} is also used by {by_ticket[ticket].path}; flows are keyed by "
+                "ticket, so the scenarios of one run need their own (or run the folder alone with --no-catalogue)"
+            )
+        by_ticket[ticket] = scenario
+    return planned
+
+
+def branch_of(exp: Expectations) -> str:
+    """The branch a scenario checks, in the process's words: its outcome and the order state it ends on."""
+    return exp.outcome + (f" · {exp.order_state}" if exp.order_state else "")
+
+
+def list_scenarios(planned: list[PlannedScenario]) -> str:
+    """One line per scenario, grouped by where it comes from: name, branch, description."""
+    width = max(len(s.name) for s in planned)
+    branch_width = max(len(branch_of(s.expectations)) for s in planned)
+    lines: list[str] = []
+    for source in dict.fromkeys(s.source for s in planned):
+        group = [s for s in planned if s.source == source]
+        where = f"{source} ({SCENARIO_DIR})" if source == CATALOGUE_SOURCE else source
+        lines.append(f"{where}: {len(group)} scenario(s)")
+        for s in group:
+            description = " ".join(str(s.data.get("description") or "(no description)").split())
+            lines.append(f"  {s.name:<{width}}  {branch_of(s.expectations):<{branch_width}}  {description}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# Running: one job (mocks, worker, run folder) per process
+# ---------------------------------------------------------------------------------------------
+def _failed(scenario: PlannedScenario, problem: str, seconds: float = 0.0) -> ScenarioResult:
+    return ScenarioResult(
+        name=scenario.name,
+        source=scenario.source,
+        ticket=scenario.data["expectations"].get("ticket", 0),
+        outcome=None,
+        failures=[problem],
+        seconds=seconds,
+    )
+
+
+def run_job(
+    scenarios: list[PlannedScenario],
+    run_dir: Path,
+    job: int,
+    on_result: Callable[[ScenarioResult], None] | None = None,
+    on_start: Callable[[PlannedScenario], None] | None = None,
+) -> list[ScenarioResult]:
+    """Run ``scenarios`` in turn on mocks and a worker of their own, in ``run_dir``.
+
+    A job that cannot start (the mocks, the worker) fails each of its scenarios with the reason, so a
+    report still has one verdict per scenario.
+    """
+    results: list[ScenarioResult] = []
     try:
         base = Settings()
-    except ValidationError as exc:
-        console.print(f"[red]error:[/red] settings are not valid:\n{exc}")
-        return 2
-    run_dir = Path(tempfile.mkdtemp(prefix="rpa-regress-"))
-    configure_logging("WARNING", run_dir / "logs" / "regress.jsonl", console=False)
-    results: list[ScenarioResult] = []
-    console.print(f"[bold]Regression catalogue[/bold]: {len(catalogue)} scenario(s) against fresh mock portals")
-    with MockPortals() as mocks:
-        settings = mocks.settings(base).model_copy(
-            update={
-                "process": CATALOGUE_TIMINGS,
-                "run_dir": run_dir,
-                "evidence_dir": run_dir / "evidence",
-                "executor_id": "regress",
-                "database_url": None,
-            }
-        )
-        worker = RunningWorker(settings, webhooks=True)
-        try:
-            with Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-            ) as progress:
-                bar = progress.add_task("starting", total=len(catalogue))
-                for name, scenario in catalogue.items():
-                    progress.update(bar, description=f"{name:<34}")
+        with MockPortals() as mocks:
+            settings = mocks.settings(base).model_copy(
+                update={
+                    "process": CATALOGUE_TIMINGS,
+                    "run_dir": run_dir,
+                    "evidence_dir": run_dir / "evidence",
+                    "executor_id": f"regress-{job}",
+                    "database_url": None,
+                }
+            )
+            worker = RunningWorker(settings, webhooks=True)
+            try:
+                for scenario in scenarios:
+                    if on_start is not None:
+                        on_start(scenario)
+                    began = time.monotonic()
                     try:
-                        result = run_scenario(name, scenario, worker=worker, reset=mocks.reset, world=mocks.world)
+                        result = run_scenario(
+                            scenario.name, scenario.data, worker=worker, reset=mocks.reset, world=mocks.world
+                        ).model_copy(update={"source": scenario.source})
                     except Exception as exc:
-                        result = ScenarioResult(
-                            name=name,
-                            ticket=scenario["expectations"].get("ticket", 0),
-                            outcome=None,
-                            failures=[f"{type(exc).__name__}: {exc}"],
-                            seconds=0.0,
-                        )
+                        result = _failed(scenario, f"{type(exc).__name__}: {exc}", time.monotonic() - began)
                     results.append(result)
-                    mark = "[green]passed[/green]" if result.passed else "[red]FAILED[/red]"
-                    progress.console.print(f"{mark} {name} ({result.seconds:.1f} s)")
-                    progress.advance(bar)
-        finally:
-            worker.close()
+                    if on_result is not None:
+                        on_result(result)
+            finally:
+                worker.close()
+    except Exception as exc:
+        done = {r.name for r in results}
+        results += [
+            _failed(s, f"job {job} failed: {type(exc).__name__}: {exc}") for s in scenarios if s.name not in done
+        ]
+    return results
 
-    console.print(results_table(results))
-    failed = [r for r in results if not r.passed]
-    total = sum(r.seconds for r in results)
-    if failed:
-        console.print(
-            f"[red]{len(failed)} of {len(results)} scenario(s) failed[/red] in {total:.0f} s; "
-            f"run folder kept: {run_dir}"
+
+def _job_process(scenarios: list[PlannedScenario], run_dir: Path, job: int) -> list[ScenarioResult]:
+    """A job's process (``--jobs``): DBOS is process-global, so each job has a process of its own."""
+    configure_logging("WARNING", run_dir / "logs" / "regress.jsonl", console=False)
+
+    def said(result: ScenarioResult) -> None:
+        mark = "passed" if result.passed else "FAILED"
+        print(f"{mark} {result.name} ({result.seconds:.1f} s, job {job})", flush=True)
+
+    return run_job(scenarios, run_dir, job, on_result=said)
+
+
+def run_serially(planned: list[PlannedScenario], run_dir: Path, console: Console) -> list[ScenarioResult]:
+    configure_logging("WARNING", run_dir / "logs" / "regress.jsonl", console=False)
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    ) as progress:
+        bar = progress.add_task("starting", total=len(planned))
+
+        def said(result: ScenarioResult) -> None:
+            mark = "[green]passed[/green]" if result.passed else "[red]FAILED[/red]"
+            progress.console.print(f"{mark} {escape(result.name)} ({result.seconds:.1f} s)")
+            progress.advance(bar)
+
+        return run_job(
+            planned,
+            run_dir,
+            1,
+            on_result=said,
+            on_start=lambda s: progress.update(bar, description=f"{s.name:<34}"),
         )
-        return 1
-    shutil.rmtree(run_dir, ignore_errors=True)
-    console.print(f"[green]all {len(results)} scenario(s) passed[/green] in {total:.0f} s")
-    return 0
+
+
+def run_side_by_side(planned: list[PlannedScenario], run_dir: Path, jobs: int) -> list[ScenarioResult]:
+    """``jobs`` processes, each with its shard (every ``jobs``-th scenario) on its own mocks, worker and folder.
+
+    Results come back in the order planned, whichever job ran them: the verdicts do not depend on ``jobs``.
+    """
+    shards = [planned[k::jobs] for k in range(jobs)]
+    results: dict[tuple[str, str], ScenarioResult] = {}
+    # spawn: a forked child would inherit this process's threads and locks (so a caller's main module needs
+    # the usual ``if __name__ == "__main__"`` guard, as rpa's has); one task per child: a fresh DBOS.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, max_tasks_per_child=1) as pool:
+        futures = {
+            pool.submit(_job_process, shard, run_dir / f"job-{k + 1}", k + 1): (k + 1, shard)
+            for k, shard in enumerate(shards)
+        }
+        for future in as_completed(futures):
+            job, shard = futures[future]
+            try:
+                done = future.result()
+            except Exception as exc:
+                done = [_failed(s, f"job {job} ended without results: {type(exc).__name__}: {exc}") for s in shard]
+            results.update({(r.source, r.name): r for r in done})
+    return [results[(s.source, s.name)] for s in planned]
+
+
+# ---------------------------------------------------------------------------------------------
+# Reports
+# ---------------------------------------------------------------------------------------------
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def junit_xml(results: list[ScenarioResult]) -> ET.ElementTree:
+    """JUnit XML as CI servers read it: a ``testsuite`` per source, a ``testcase`` per scenario."""
+
+    def clean(text: str) -> str:
+        # The worlds' texts (customers' messages in failures) may hold characters XML 1.0 cannot carry.
+        return _NOT_XML.sub("?", text)
+
+    failed = [r for r in results if not r.passed]
+    root = ET.Element(
+        "testsuites",
+        name="rpa regress",
+        tests=str(len(results)),
+        failures=str(len(failed)),
+        errors="0",
+        time=f"{sum(r.seconds for r in results):.3f}",
+    )
+    for source in dict.fromkeys(r.source for r in results):
+        group = [r for r in results if r.source == source]
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name=source,
+            tests=str(len(group)),
+            failures=str(sum(not r.passed for r in group)),
+            errors="0",
+            skipped="0",
+            time=f"{sum(r.seconds for r in group):.3f}",
+        )
+        for r in group:
+            case = ET.SubElement(suite, "testcase", classname=source, name=r.name, time=f"{r.seconds:.3f}")
+            if r.failures:
+                failure = ET.SubElement(
+                    case, "failure", message=clean("; ".join(r.failures)), type="expectations not met"
+                )
+                failure.text = clean("\n".join(r.failures))
+            ET.SubElement(case, "system-out").text = clean(f"ticket {r.ticket}, outcome {r.outcome or '-'}")
+    tree = ET.ElementTree(root)
+    ET.indent(tree)
+    return tree
 
 
 def results_table(results: list[ScenarioResult]) -> Table:
-    table = Table(title="Regression catalogue")
+    several_sources = len({r.source for r in results}) > 1
+    table = Table(title="Regression run")
     table.add_column("scenario", no_wrap=True)
+    if several_sources:
+        table.add_column("from", overflow="fold")
     table.add_column("outcome", overflow="fold")
     table.add_column("expectations", overflow="fold", min_width=12)
     table.add_column("seconds", justify="right", no_wrap=True)
     for r in results:
         verdict = Text("met", style="green") if r.passed else Text("\n".join(r.failures), style="red")
-        table.add_row(r.name, r.outcome or "-", verdict, f"{r.seconds:.1f}")
+        cells: list[str | Text] = [r.name, *([r.source] if several_sources else []), r.outcome or "-", verdict]
+        cells.append(f"{r.seconds:.1f}")
+        table.add_row(*cells)
     return table
+
+
+# ---------------------------------------------------------------------------------------------
+# rpa regress
+# ---------------------------------------------------------------------------------------------
+def regress_command(
+    only: str | None = None,
+    *,
+    dirs: list[Path] | None = None,
+    catalogue: bool = True,
+    junit: Path | None = None,
+    jobs: int = 1,
+    list_only: bool = False,
+) -> int:
+    """Run the catalogue and the ``dirs`` (or list them); 0 all passed, 1 one failed, 2 bad input.
+
+    Bad input (a bad folder or file, an unknown scenario, settings, a JUnit file that cannot be written)
+    is refused before any mock or worker starts.
+    """
+    console = Console()
+
+    def refuse(problem: str) -> int:
+        console.print(f"[red]error:[/red] {escape(problem)}", soft_wrap=True)
+        return 2
+
+    try:
+        planned = plan_run(only, list(dirs or []), catalogue=catalogue)
+    except ScenarioError as exc:
+        return refuse(str(exc))
+    if list_only:
+        print(list_scenarios(planned))
+        return 0
+    if jobs < 1:
+        return refuse(f"--jobs must be 1 or more, not {jobs}")
+    if junit is not None and (not junit.parent.is_dir() or junit.is_dir()):
+        return refuse(f"{junit}: cannot write the JUnit report there (no such folder, or it is a folder)")
+    try:
+        Settings()
+    except ValidationError as exc:
+        return refuse(f"settings are not valid:\n{exc}")
+
+    jobs = min(jobs, len(planned))
+    run_dir = Path(tempfile.mkdtemp(prefix="rpa-regress-"))
+    on = f" on {jobs} jobs side by side" if jobs > 1 else ""
+    console.print(f"[bold]Regression run[/bold]: {len(planned)} scenario(s) against fresh mock portals{on}")
+    began = time.monotonic()
+    if jobs == 1:
+        results = run_serially(planned, run_dir, console)
+    else:
+        results = run_side_by_side(planned, run_dir, jobs)
+    elapsed = time.monotonic() - began
+
+    console.print(results_table(results))
+    if junit is not None:
+        junit_xml(results).write(junit, encoding="utf-8", xml_declaration=True)
+        console.print(f"JUnit report: {escape(str(junit))}", soft_wrap=True)
+    failed = [r for r in results if not r.passed]
+    if failed:
+        console.print(
+            f"[red]{len(failed)} of {len(results)} scenario(s) failed[/red] in {elapsed:.0f} s; "
+            f"run folder kept: {escape(str(run_dir))}",
+            soft_wrap=True,
+        )
+        return 1
+    shutil.rmtree(run_dir, ignore_errors=True)
+    console.print(f"[green]all {len(results)} scenario(s) passed[/green] in {elapsed:.0f} s")
+    return 0

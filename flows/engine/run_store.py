@@ -96,6 +96,15 @@ leases = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )
 
+#: Tickets an agent took over from the panel: their flow does nothing until the agent gives them back.
+holds = Table(
+    "rpa_ticket_holds",
+    metadata,
+    Column("ticket_id", Integer, primary_key=True),
+    Column("agent", String(200), nullable=False),
+    Column("since", DateTime(timezone=True), nullable=False),
+)
+
 positions = Table(
     "rpa_positions",
     metadata,
@@ -363,6 +372,24 @@ class RunStore:
             )
 
     # -- leases -------------------------------------------------------------------------------
+    def hold_ticket(self, ticket_id: int, agent: str) -> str:
+        """An agent takes the ticket over; returns who holds it (the first agent, if one did already)."""
+        try:
+            with self.engine.begin() as db:
+                db.execute(insert(holds).values(ticket_id=ticket_id, agent=agent, since=utc_now()))
+            return agent
+        except IntegrityError:
+            return self.held_by(ticket_id) or agent
+
+    def release_ticket(self, ticket_id: int) -> bool:
+        """The agent gives the ticket back to the robot; False when nobody held it."""
+        with self.engine.begin() as db:
+            return bool(db.execute(holds.delete().where(holds.c.ticket_id == ticket_id)).rowcount)
+
+    def held_by(self, ticket_id: int) -> str | None:
+        with self.engine.connect() as db:
+            return db.execute(select(holds.c.agent).where(holds.c.ticket_id == ticket_id)).scalar()
+
     def hold_lease(self, name: str, holder: str, seconds: float) -> bool:
         """Take or keep the lease ``name`` for ``seconds``; False while another holder's lease is current.
 

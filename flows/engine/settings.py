@@ -154,6 +154,11 @@ class Settings(BaseSettings):
     webhook_signing_secret: SecretStr | None = Field(
         None, description="signing secret of the Zendesk webhook `rpa serve` receives; unset: `rpa serve` refuses"
     )
+    serve_url: str | None = Field(
+        None,
+        description="the address at which Zendesk reaches `rpa serve` (https://...): `rpa doctor` checks that "
+        "the webhook `rpa zendesk connect` made points there",
+    )
     webhook_tolerance_seconds: float = Field(
         300, description="how far a webhook's signed timestamp may be from now before it is refused as a replay"
     )
@@ -170,6 +175,21 @@ class Settings(BaseSettings):
     )
     panel_allowed_brands: list[int] = Field(
         default_factory=list, description="Zendesk brand ids whose tickets the panel may act on; empty: all"
+    )
+
+    metrics_require_key: bool = Field(
+        False,
+        description="`rpa serve`'s /metrics asks for RPA_API_KEY as bearer token; off: open, for a Prometheus "
+        "that scrapes it on the internal network",
+    )
+    metrics_flush_seconds: float = Field(
+        5, gt=0, description="how often a process writes its counters to the shared database for /metrics"
+    )
+    documents_retention_days: int = Field(
+        30,
+        gt=0,
+        description="days the customer's CI photos, selfie and evidence files are kept after their flow ended "
+        "(`rpa purge` removes them; the Zendesk notes stay)",
     )
 
     acmo_code: str = Field("ACMO-TVD-RPA", description="code registered as ACMO when confirming a line")

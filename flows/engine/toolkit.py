@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from flows.engine.budget import ZendeskBudget
 from flows.engine.files import FlowFiles
+from flows.engine.metrics import ProcessMetrics
 from flows.engine.settings import Settings
 from pages.ar import ARPage
 from pages.base import ConsolePage
@@ -49,6 +50,8 @@ class Toolkit:
         # Every evidence file is also put in the deployment's database, so any worker can go on with the flow.
         self.files = FlowFiles(settings)
         self.evidence = EvidenceStore(settings.evidence_dir, mirror=self.files.keep)
+        # Counted per process and written to the shared database, where `rpa serve`'s /metrics reads them.
+        self.metrics = ProcessMetrics(settings)
 
     def session(self, console: type[C]) -> PortalSession[C]:
         if console.portal not in self._sessions:
@@ -66,39 +69,40 @@ class Toolkit:
         per_minute = self.settings.zendesk_calls_per_minute
         return ZendeskClient(
             self.settings.zendesk,
-            zendesk_call(self.settings.retry),
+            zendesk_call(self.settings.retry, self.metrics),
             timeout_seconds=self.settings.timeouts.navigation_ms / 1000,
             # Every process of the deployment draws from one budget in the shared database.
             budget=ZendeskBudget(self.settings.store_url(), per_minute) if per_minute else None,
+            counter=self.metrics,
         )
 
     @cached_property
     def planificate(self) -> PlanificateRobot:
-        return PlanificateRobot(self.session(PlanificatePage), console_step(self.settings.retry))
+        return PlanificateRobot(self.session(PlanificatePage), console_step(self.settings.retry, self.metrics))
 
     @cached_property
     def qvantel(self) -> QvantelRobot:
-        return QvantelRobot(self.session(QvantelPage), console_step(self.settings.retry))
+        return QvantelRobot(self.session(QvantelPage), console_step(self.settings.retry, self.metrics))
 
     @cached_property
     def ar(self) -> ARRobot:
-        return ARRobot(self.session(ARPage), console_step(self.settings.retry))
+        return ARRobot(self.session(ARPage), console_step(self.settings.retry, self.metrics))
 
     @cached_property
     def bccs(self) -> BCCSRobot:
-        return BCCSRobot(self.session(BCCSPage), console_step(self.settings.retry))
+        return BCCSRobot(self.session(BCCSPage), console_step(self.settings.retry, self.metrics))
 
     @cached_property
     def contrato(self) -> ContratoRobot:
-        return ContratoRobot(self.session(ContratoPage), console_step(self.settings.retry))
+        return ContratoRobot(self.session(ContratoPage), console_step(self.settings.retry, self.metrics))
 
     @cached_property
     def syshelp(self) -> SyshelpRobot:
-        return SyshelpRobot(self.session(SyshelpPage), console_step(self.settings.retry))
+        return SyshelpRobot(self.session(SyshelpPage), console_step(self.settings.retry, self.metrics))
 
     @cached_property
     def impuestos(self) -> TaxRegistryRobot:
-        return TaxRegistryRobot(self.session(TaxRegistryPage), console_step(self.settings.retry))
+        return TaxRegistryRobot(self.session(TaxRegistryPage), console_step(self.settings.retry, self.metrics))
 
     @cached_property
     def conversation(self) -> ConversationEvidence:
@@ -128,6 +132,7 @@ class Toolkit:
         if "zendesk" in self.__dict__:
             self.zendesk.close()
         self.files.dispose()
+        self.metrics.close()
 
     def __enter__(self) -> Toolkit:
         return self

@@ -512,6 +512,24 @@ def zendesk_connect(
             out.print("set RPA_WEBHOOK_SIGNING_SECRET for `rpa serve` (run again with --show-secret to print it)")
 
 
+@app.command("doctor")
+def doctor(
+    as_json: JsonOption = False,
+    serve_url: Annotated[
+        str | None, typer.Option("--serve-url", help="where Zendesk reaches `rpa serve` (default: RPA_SERVE_URL)")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="seconds each check may take", min=1)] = 20.0,
+) -> None:
+    """Check the consoles, Zendesk, the database and Chromium as configured: one line each, exit 0 when all pass."""
+    from flows.interfaces.doctor import doctor_command
+
+    settings = load_settings()
+    configure_logging("ERROR", None)
+    with exit_codes("doctor"):
+        code = doctor_command(settings, as_json=as_json, serve_url=serve_url, timeout=timeout)
+    raise typer.Exit(code)
+
+
 @app.command("report")
 def report(
     ticket: Annotated[int | None, typer.Option("--ticket", help="Zendesk ticket number")] = None,
@@ -526,14 +544,55 @@ def report(
     _flow_command(action)
 
 
+@app.command("purge")
+def purge(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="list what would be removed, remove nothing")] = False,
+) -> None:
+    """Remove the customer's documents and evidence files of flows ended over RPA_DOCUMENTS_RETENTION_DAYS ago.
+
+    Zendesk's notes (the record) stay; live flows are never touched.
+    """
+    from flows.engine.purge import purge_documents
+    from pages.masking import mask_text
+
+    settings = load_settings()
+    configure_logging(settings.log_level, _run_log(settings, "purge"))
+    with exit_codes("purge"):
+        done = purge_documents(settings, dry_run=dry_run)
+    for ticket in done.tickets:
+        for name in [*ticket.local_files, *ticket.stored_keys] if dry_run else []:
+            # The customer's own file names may carry her CI.
+            out.print(f"ticket {ticket.ticket_id}: {mask_text(name)}", soft_wrap=True, markup=False)
+    verb = "would be removed" if dry_run else "removed"
+    out.print(
+        f"{len(done.tickets)} ticket(s) of flows ended before {done.cutoff:%Y-%m-%d}: "
+        f"{done.local_files} local and {done.stored_files} stored file(s) {verb}",
+        soft_wrap=True,
+    )
+
+
 @app.command("regress")
 def regress(
     only: Annotated[str | None, typer.Option(help="run only this scenario (file name, with or without .yaml)")] = None,
+    dirs: Annotated[
+        list[Path] | None,
+        typer.Option("--dir", help="a team's scenario folder, run besides the catalogue (repeatable)"),
+    ] = None,
+    catalogue: Annotated[
+        bool, typer.Option("--catalogue/--no-catalogue", help="--no-catalogue: run only the --dir folders")
+    ] = True,
+    junit: Annotated[Path | None, typer.Option("--junit", help="write the results as JUnit XML, for CI")] = None,
+    jobs: Annotated[
+        int, typer.Option("--jobs", min=1, help="scenarios side by side on N processes, each with its own mocks")
+    ] = 1,
+    list_only: Annotated[
+        bool, typer.Option("--list", help="list the scenarios with their branch and description; run nothing")
+    ] = False,
 ) -> None:
-    """Run the regression catalogue (mock_portals/scenarios) against fresh mocks and print the results."""
+    """Run the regression catalogue (mock_portals/scenarios) and --dir folders against fresh mocks."""
     from flows.devtools.regress import regress_command
 
-    raise typer.Exit(regress_command(only))
+    raise typer.Exit(regress_command(only, dirs=dirs, catalogue=catalogue, junit=junit, jobs=jobs, list_only=list_only))
 
 
 @app.command("replies")

@@ -14,9 +14,10 @@ from flows.engine.run_store import FlowRun, RunState, RunStore, StepRecord
 from flows.engine.settings import Settings
 from flows.engine.toolkit import Toolkit
 from flows.process import arrivals
-from flows.process.definition import MIGRATION_TAG, WaitKind
+from flows.process.definition import MIGRATION_TAG, Outcome, WaitKind, macro_named
 from flows.process.inboxes import AnalystsInbox
 from flows.process.messages import AgentCommand, CustomerMessage, Topic, agent_note_in
+from flows.steps.tickets import apply_macro
 from pages.errors import InvalidInput, RecordNotFound
 from robots.zendesk import ZendeskClient
 
@@ -165,3 +166,42 @@ def recover(client: DBOSClient, executor_id: str) -> list[str]:
     for workflow in pending:
         client.resume_workflow(workflow.workflow_id, queue_name=FLOW_QUEUE)
     return [w.workflow_id for w in pending]
+
+
+def hold(client: DBOSClient, store: RunStore, ticket_id: int, agent: str) -> str:
+    """An agent takes the ticket over: its live flow does nothing, and writes nothing, until it is given back
+    (a step already running finishes first). Returns who holds it."""
+    run = store.latest_flow(ticket_id)
+    if run is None or not run.state.live:
+        raise InvalidInput(f"ticket {ticket_id} has no live flow to stop")
+    return store.hold_ticket(ticket_id, agent)
+
+
+def give_back(store: RunStore, ticket_id: int) -> bool:
+    """The agent gives the ticket back: the flow goes on from where it stopped. False when nobody held it."""
+    return store.release_ticket(ticket_id)
+
+
+def end_held(client: DBOSClient, toolkit: Toolkit, store: RunStore, ticket_id: int, macro_name: str, agent: str) -> str:
+    """End the flow of a ticket an agent holds with a named macro (``macro_named``: a short name or the exact
+    title). The flow is cancelled before the macro goes out, then the ticket is released: the flow wakes
+    cancelled and takes no further step."""
+    macro = macro_named(macro_name)
+    if macro is None:
+        raise InvalidInput(f"no macro named {macro_name!r}: use a short name (e.g. despedida) or the exact title")
+    if store.held_by(ticket_id) is None:
+        raise InvalidInput(f"ticket {ticket_id} is not held: take it over first, or answer the robot's hand-off")
+    flow_id = flow_id_of(ticket_id)
+    client.cancel_workflow(flow_id)
+    apply_macro(toolkit, ticket_id, macro.value)
+    store.update_flow(
+        flow_id,
+        state=RunState.ENDED,
+        outcome=Outcome.ENDED_BY_AGENT.value,
+        error=f"{agent}: #terminar {macro_name}",
+        waiting_for=None,
+        waiting_kind=None,
+        waiting_ref=None,
+    )
+    store.release_ticket(ticket_id)
+    return macro.value

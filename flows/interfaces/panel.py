@@ -79,6 +79,7 @@ WAITING_FOR = {
     "analysts": "los analistas de activaciones",
     "agent": "un agente",
     "console": "que una consola vuelva a responder",
+    "held": "el agente que tomó el ticket",
 }
 
 #: The console a flow's step drives, for the supervisor's failures (steps not listed are Zendesk's).
@@ -352,6 +353,10 @@ class AgentBody(BaseModel):
     agent: Agent
 
 
+class EndBody(AgentBody):
+    macro: str = Field(description="the macro the flow ends with: a short name (despedida) or its exact title")
+
+
 class AnswerBody(AgentBody):
     kind: Literal["value", "continue", "end"]
     value: str | None = None
@@ -484,6 +489,7 @@ class Panel:
             "running_steps": [self._run_view(r, ci) for r in running],
             "finished_steps": [self._run_view(r, ci) for r in finished],
             "moving": live or bool(running),
+            "held_by": self.store.held_by(ticket_id),
         }
 
     def _flow_view(self, run: FlowRun, engine_status: str | None, steps: list[StepRecord], ci: str | None) -> dict:
@@ -569,11 +575,13 @@ class Panel:
             return ["start"]
         if engine_status == "ERROR":
             return ["retry"]
+        if run.state.live and self.store.held_by(run.ticket_id):
+            return ["give_back", "end_held"]
         if run.state.live and run.waiting_kind == "agent":
-            return ["value", "continue", "end"]
+            return ["value", "continue", "end", "hold"]
         if run.state.live and run.waiting_kind == "reviewer":
-            return ["approve", "reject"]
-        return []
+            return ["approve", "reject", "hold"]
+        return ["hold"] if run.state.live else []
 
     @staticmethod
     def _step_offer(step: PanelStep, live: bool) -> dict[str, Any]:
@@ -626,6 +634,25 @@ class Panel:
         flow_id = operations.start(self.client, self.toolkit.zendesk, self.settings, ticket_id, "migration")
         self._note(ticket_id, f"Panel del robot: {agent.words()} inició el flujo de migración ({flow_id}).")
         return {"flow_id": flow_id}
+
+    def hold(self, ticket_id: int, agent: Agent) -> dict[str, Any]:
+        self.allowed_ticket(ticket_id)
+        holder = operations.hold(self.client, self.store, ticket_id, agent.words())
+        if holder == agent.words():
+            self._note(ticket_id, f"Panel del robot: {holder} tomó el ticket; el robot espera sin escribir nada.")
+        return {"held_by": holder}
+
+    def give_back(self, ticket_id: int, agent: Agent) -> dict[str, Any]:
+        self.allowed_ticket(ticket_id)
+        if operations.give_back(self.store, ticket_id):
+            self._note(ticket_id, f"Panel del robot: {agent.words()} devolvió el ticket al robot, que continúa.")
+        return {"held_by": None}
+
+    def end_held(self, ticket_id: int, macro: str, agent: Agent) -> dict[str, Any]:
+        self.allowed_ticket(ticket_id)
+        title = operations.end_held(self.client, self.toolkit, self.store, ticket_id, macro, agent.words())
+        self._note(ticket_id, f"Panel del robot: {agent.words()} terminó el flujo con la macro «{title}».")
+        return {"ended_with": title}
 
     def retry(self, ticket_id: int, agent: Agent) -> dict[str, Any]:
         self.allowed_ticket(ticket_id)
@@ -804,6 +831,24 @@ def router(panel: Panel) -> APIRouter:
     async def start(ticket_id: int, body: AgentBody, authorization: str | None = Header(None)) -> dict[str, Any]:
         authorized(authorization)
         done: dict[str, Any] = await _off_loop(lambda: panel.start(ticket_id, body.agent))
+        return done
+
+    @routes.post("/panel/api/tickets/{ticket_id}/hold")
+    async def hold(ticket_id: int, body: AgentBody, authorization: str | None = Header(None)) -> dict[str, Any]:
+        authorized(authorization)
+        done: dict[str, Any] = await _off_loop(lambda: panel.hold(ticket_id, body.agent))
+        return done
+
+    @routes.post("/panel/api/tickets/{ticket_id}/give-back")
+    async def give_back(ticket_id: int, body: AgentBody, authorization: str | None = Header(None)) -> dict[str, Any]:
+        authorized(authorization)
+        done: dict[str, Any] = await _off_loop(lambda: panel.give_back(ticket_id, body.agent))
+        return done
+
+    @routes.post("/panel/api/tickets/{ticket_id}/end")
+    async def end_held(ticket_id: int, body: EndBody, authorization: str | None = Header(None)) -> dict[str, Any]:
+        authorized(authorization)
+        done: dict[str, Any] = await _off_loop(lambda: panel.end_held(ticket_id, body.macro, body.agent))
         return done
 
     @routes.post("/panel/api/tickets/{ticket_id}/retry")

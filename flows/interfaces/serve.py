@@ -65,6 +65,7 @@ from flows.engine.run_store import RunStore
 from flows.engine.settings import Settings
 from flows.engine.toolkit import Toolkit
 from flows.interfaces import panel
+from flows.interfaces.metrics import MetricsPage
 from flows.interfaces.tag_steps import TagSteps
 from flows.process import arrivals
 from flows.process.inboxes import TicketInbox
@@ -325,6 +326,7 @@ def create_app(
     current_secret = secret or _fixed(signing_secret(settings))
     # The agents' Zendesk panel shares the server; its clients are built on its first call.
     agents_panel = panel.Panel(settings)
+    metrics_page = MetricsPage(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -343,11 +345,13 @@ def create_app(
         finally:
             await asyncio.to_thread(intake.close)
             await asyncio.to_thread(agents_panel.close)
+            metrics_page.close()
             if clients is not None:
                 clients.close()
 
     app = FastAPI(title="rpa serve", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.include_router(panel.router(agents_panel))
+    app.include_router(metrics_page.router())
 
     @app.get("/health")
     async def health() -> dict[str, object]:

@@ -265,6 +265,10 @@ class MigrationActivities(DBOSConfiguredInstance):
         )
         report.write_quietly(self.settings, flow_id, self.store)
 
+    def held_by(self, ticket_id: int) -> str | None:
+        """The agent who took the ticket over from the panel, if one did (read each time: not a durable step)."""
+        return self.store.held_by(ticket_id)
+
     def fail(self, error: str) -> None:
         flow_id, _ = _current_ids()
         self.store.update_flow(

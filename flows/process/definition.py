@@ -199,3 +199,4 @@ class WaitKind(str, Enum):
     ANALYSTS = "analysts"
     AGENT = "agent"  # a hand-off: an agent must answer the robot's note
     CONSOLE = "console"  # a console is down: the flow tries again after a pause
+    HELD = "held"  # an agent took the ticket over from the panel: nothing happens until it is given back

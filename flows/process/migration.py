@@ -51,6 +51,7 @@ Choices where the work instruction is silent (also in the closing notes):
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -101,6 +102,9 @@ REQUIRED_DOCUMENTS = (BackupKind.CI_FRONT, BackupKind.CI_BACK, BackupKind.SELFIE
 
 #: Plans offered when Planifícate gives no result (policy "Sin requisitos sin subsidio").
 NO_SUBSIDY_PLANS = ["Mega Plan 49", "Mega Plan 69"]
+
+#: How often a flow whose ticket an agent holds looks whether it was given back.
+HOLD_CHECK_SECONDS = 1.0
 
 #: Activities that are bookkeeping, not console or Zendesk work: never waited out as outages.
 _BOOKKEEPING = frozenset({"progress", "finish", "fail", "register"})
@@ -1037,6 +1041,7 @@ class MigrationFlow:
         pauses up to the outage horizon, then handed to a person; data no rule covers is handed off too."""
         pause, waited = self.timings.outage_first_pause_seconds, 0.0
         while True:
+            await self.while_held()
             try:
                 return await step(*args, **kwargs)
             except ApplicationError as exc:
@@ -1066,6 +1071,18 @@ class MigrationFlow:
                     "repite el paso (por ejemplo, tras corregir un dato).",
                     accepts={AgentCommand.CONTINUE},
                 )
+
+    async def while_held(self) -> None:
+        """An agent took the ticket over from the panel: the flow does nothing, and writes nothing, until the
+        ticket is given back. Only time passes here (no durable step is recorded), so a flow replayed later
+        takes the same steps whether or not it was held."""
+        agent = await self.raw.held_by(self.ticket_id)
+        if not agent:
+            return
+        await self.raw.progress(self.path, waiting=(WaitKind.HELD, f"{agent} tomó el ticket", None))
+        while await self.raw.held_by(self.ticket_id):
+            await asyncio.sleep(HOLD_CHECK_SECONDS)
+        await self.raw.progress(self.path)
 
     # -- the flow's own verbs -----------------------------------------------------------------------
     @property

@@ -70,6 +70,8 @@ def post(
     """Keep the evidence on disk and post it as one internal note carrying the marker ``key``."""
     files = keep(toolkit, ticket_id, evidence)
     note = toolkit.zendesk.add_internal_note(ticket_id, evidence_note_body(title, summary, evidence), evidence, key=key)
+    if note.posted:
+        toolkit.metrics.evidence_note_posted()
     return note, files
 
 

@@ -11,6 +11,7 @@ from loguru import logger
 
 from mock_portals.server import free_port
 from mock_portals.world import AGENT_USER_ID
+from mock_portals.zendesk import STEP_MACROS
 from pages.errors import (
     CredentialsRejected,
     PortalTimeout,
@@ -188,7 +189,9 @@ def test_missing_macro_is_record_not_found_naming_it(client: ZendeskClient, worl
 
 def test_macros_lists_every_macro(client: ZendeskClient) -> None:
     titles = [m["title"] for m in client.macros()]
-    assert len(titles) == 23 and PRIMER_CONTACTO in titles and "BO::Despedida al resolver" in titles
+    # The process's 23 and the agents' step macros (each adds a tag the robot answers to).
+    assert len(titles) == 23 + len(STEP_MACROS) and PRIMER_CONTACTO in titles and "BO::Despedida al resolver" in titles
+    assert {spec.title for spec in STEP_MACROS} <= set(titles)
 
 
 # -- views ----------------------------------------------------------------------------------------

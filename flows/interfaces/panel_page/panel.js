@@ -323,6 +323,20 @@
     const actions = view.actions || [];
     if (actions.indexOf("value") >= 0) { root.appendChild(handOffForm(flow.waiting || {})); }
     if (actions.indexOf("approve") >= 0) { root.appendChild(reviewForm()); }
+    if (actions.indexOf("hold") >= 0) {
+      root.appendChild(el("button", { onclick: function () { act("/hold", {}, "Tomó el ticket: el robot espera."); } }, "Detener el robot en este ticket"));
+    }
+    if (actions.indexOf("give_back") >= 0) {
+      root.appendChild(el("div", { class: "box question" },
+        el("strong", { text: "El ticket está en manos de un agente: el robot no escribe nada." }),
+        el("button", { onclick: function () { act("/give-back", {}, "El robot continúa."); } }, "Devolver al robot"),
+        field("held-macro", "Macro para terminar (p. ej. despedida)"),
+        el("button", { class: "danger", onclick: function (event) {
+          const macro = valueOf("held-macro");
+          if (!macro) { say("Escriba el nombre de la macro.", "warn"); return; }
+          confirmed(event.target, function () { act("/end", { macro: macro }, "El flujo termina con la macro."); });
+        } }, "Terminar el flujo")));
+    }
     if (actions.indexOf("start") >= 0) {
       root.appendChild(el("button", { onclick: function () { act("/start", {}, "Flujo iniciado."); } }, "Iniciar el flujo"));
     }

@@ -4,6 +4,7 @@ HTTP (what Zendesk's secure proxy sends), real flows on the mock consoles and th
 from __future__ import annotations
 
 import json
+import time
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -126,7 +127,7 @@ def test_a_hand_off_is_shown_and_answered_from_the_panel(load_scenario, start_wo
     waiting = shown["flow"]["waiting"]
     assert waiting["who"] == "un agente" and "Línea a migrar" in waiting["question"]
     assert waiting["note"] and f"/agent/tickets/{TICKET}#c" in waiting["note"]
-    assert shown["actions"] == ["value", "continue", "end"] and shown["moving"]
+    assert shown["actions"] == ["value", "continue", "end", "hold"] and shown["moving"]
     assert shown["flow"]["path"] and shown["flow"]["last_steps"] and shown["report"]
     # The flow makes its console writes itself: by hand they are refused while it lives; reads are not.
     token = api.post(f"/panel/api/tickets/{TICKET}/steps/token", json={"agent": AGENT})
@@ -164,7 +165,7 @@ def test_the_reviewer_approves_the_photos_from_the_panel(load_scenario, start_wo
         what="the flow to wait for the reviewer",
     )
     shown = api.get(f"/panel/api/tickets/{TICKET}").json()
-    assert shown["actions"] == ["approve", "reject"] and "revisión" in shown["flow"]["waiting"]["who"]
+    assert shown["actions"] == ["approve", "reject", "hold"] and "revisión" in shown["flow"]["waiting"]["who"]
     assert any(card["thumb"].startswith("data:image/jpeg;base64,") for card in shown["evidence"] if card["thumb"])
     approved = api.post(f"/panel/api/tickets/{TICKET}/approve", json={"agent": AGENT})
     assert approved.status_code == 200, approved.text
@@ -201,3 +202,59 @@ def test_the_app_package_holds_what_zendesk_asks(tmp_path: Path):
         target = tmp_path / "bad.zip"
         refused = CliRunner().invoke(rpa, ["panel", "package", *bad, "--out", str(target)])
         assert refused.exit_code == 2 and not target.exists(), refused.output
+
+
+def _silent_at_terms() -> dict:
+    """The happy customer, except that she answers the T&C only when the test writes for her."""
+    spec = scenario()
+    spec["tickets"][0]["customer"]["replies"].pop("tyc")
+    return spec
+
+
+def test_a_held_ticket_makes_the_flow_wait_and_write_nothing_until_given_back(load_scenario, start_worker, serve,
+                                                                             flow_settings, world_state):
+    load_scenario(_silent_at_terms())
+    worker = start_worker(flow_settings.model_copy(
+        update={"process": flow_settings.process.model_copy(update={"customer_reply_seconds": 120})}))
+    api = serve()
+    worker.start_flow(TICKET)
+    wait_for(lambda: (run := worker.store.flow(FLOW)) is not None and run.waiting_for == "cliente: ACEPTO",
+             timeout=90, what="the flow to wait for ACEPTO")
+    held = api.post(f"/panel/api/tickets/{TICKET}/hold", json={"agent": AGENT})
+    assert held.status_code == 200 and held.json()["held_by"].startswith("Ana Pérez")
+    assert api.get(f"/panel/api/tickets/{TICKET}").json()["actions"] == ["give_back", "end_held"]
+    # She accepts while an agent holds the ticket: the robot's next write (the token SMS) waits.
+    httpx.post(f"{flow_settings.zendesk.base_url}/agent/tickets/{TICKET}/responder", data={"mensaje": "ACEPTO"},
+               timeout=10)
+    wait_for(lambda: worker.store.flow(FLOW).waiting_kind == "held", timeout=60, what="the flow to stop, held")
+    time.sleep(2)
+    assert world_state()["sms"] == {}, "nothing is written while the ticket is held"
+    given = api.post(f"/panel/api/tickets/{TICKET}/give-back", json={"agent": AGENT})
+    assert given.status_code == 200
+    assert worker.wait_until_done(FLOW, timeout=120) == "SUCCESS"
+    assert worker.store.flow(FLOW).outcome == "migrated"
+    assert any("tomó el ticket" in n for n in _notes(world_state()))
+
+
+def test_an_agent_ends_a_held_flow_with_a_named_macro(load_scenario, start_worker, serve, flow_settings, world_state):
+    load_scenario(_silent_at_terms())
+    worker = start_worker(flow_settings.model_copy(
+        update={"process": flow_settings.process.model_copy(update={"customer_reply_seconds": 120})}))
+    api = serve()
+    worker.start_flow(TICKET)
+    wait_for(lambda: (run := worker.store.flow(FLOW)) is not None and run.waiting_for == "cliente: ACEPTO",
+             timeout=90, what="the flow to wait for ACEPTO")
+    assert api.post(f"/panel/api/tickets/{TICKET}/end", json={"agent": AGENT, "macro": "despedida"}).status_code == 400
+    assert api.post(f"/panel/api/tickets/{TICKET}/hold", json={"agent": AGENT}).status_code == 200
+    unknown = api.post(f"/panel/api/tickets/{TICKET}/end", json={"agent": AGENT, "macro": "no-existe"})
+    assert unknown.status_code == 400 and "no macro named" in unknown.json()["detail"]
+    ended = api.post(f"/panel/api/tickets/{TICKET}/end", json={"agent": AGENT, "macro": "despedida"})
+    assert ended.status_code == 200, ended.text
+    wait_for(lambda: worker.status(FLOW) == "CANCELLED", timeout=30, what="the flow to be cancelled")
+    run = worker.store.flow(FLOW)
+    assert run.outcome == "terminado_por_agente" and run.state.value == "ended"
+    # She writes later: the cancelled flow takes no step and sends no SMS.
+    httpx.post(f"{flow_settings.zendesk.base_url}/agent/tickets/{TICKET}/responder", data={"mensaje": "ACEPTO"},
+               timeout=10)
+    time.sleep(2)
+    assert world_state()["sms"] == {}

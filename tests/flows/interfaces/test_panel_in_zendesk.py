@@ -24,12 +24,15 @@ from tests.flows.scenarios import CI, LINE, scenario
 TICKET = 2001
 FLOW = f"migration-{TICKET}"
 TOKEN = "panel-token-of-the-browser-test"
+API_KEY = "team-lead-key-of-the-browser-test"
 
 
 @pytest.fixture
 def panel(flow_settings: Settings, mocks) -> Iterator[WebhookServer]:
     """``rpa serve`` with the panel, and the app installed in the mock account pointing at it."""
-    server = WebhookServer(flow_settings.model_copy(update={"panel_token": SecretStr(TOKEN)}))
+    server = WebhookServer(
+        flow_settings.model_copy(update={"panel_token": SecretStr(TOKEN), "api_key": SecretStr(API_KEY)})
+    )
     yield server
     server.close()
 
@@ -64,6 +67,14 @@ def test_an_agent_answers_a_hand_off_and_runs_a_step_from_the_sidebar(load_scena
     height = page.locator("iframe.zaf-app").evaluate("frame => frame.getBoundingClientRect().height")
     assert height != 200, "the app asked the host to resize its iframe"
 
+    # The team lead's page lists the hand-off waiting for an agent.
+    lead = page.context.new_page()
+    lead.goto(f"{panel.url}/supervisor?key={API_KEY}")
+    expect(lead.get_by_text("Pedidos a un agente")).to_be_visible()
+    expect(lead.get_by_text(f"#{TICKET}").first).to_be_visible()
+    assert API_KEY not in lead.url, "the key leaves the address once the cookie is set"
+    lead.close()
+
     # The agent fills the field in Zendesk, then tells the robot to go on from the panel.
     access = flow_settings.zendesk
     updated = httpx.put(f"{access.base_url}/api/v2/tickets/{TICKET}.json",
@@ -90,3 +101,21 @@ def test_an_agent_answers_a_hand_off_and_runs_a_step_from_the_sidebar(load_scena
 
     refused = httpx.get(f"{panel.url}/panel/api/tickets/{TICKET}", timeout=10)
     assert refused.status_code == 401
+
+
+def test_the_reviewer_approves_the_photos_from_the_sidebar(load_scenario, start_worker, panel, mocks, flow_settings,
+                                                          page: Page):
+    load_scenario(scenario(reviewer="silent"))
+    _install(mocks, panel)
+    worker = start_worker(flow_settings.model_copy(
+        update={"process": flow_settings.process.model_copy(update={"agent_review_seconds": 120})}))
+    worker.start_flow(TICKET)
+    wait_for(lambda: (run := worker.store.flow(FLOW)) is not None and run.waiting_kind == "reviewer", timeout=90,
+             what="the flow to wait for the reviewer")
+    page.goto(f"{mocks.urls['zendesk']}/agent/tickets/{TICKET}")
+    app = _app(page)
+    expect(app.get_by_text("Revisión de CI y selfie", exact=True)).to_be_visible(timeout=20_000)
+    app.get_by_role("button", name="Aprobar").click()
+    expect(app.get_by_text("Fotos aprobadas.")).to_be_visible()
+    assert worker.wait_until_done(FLOW, timeout=120) == "SUCCESS"
+    assert worker.store.flow(FLOW).outcome == "migrated"
