@@ -357,17 +357,23 @@ def check_signing_secret(doctor: Doctor) -> Verdict:
     return passed("webhook secret", "RPA_WEBHOOK_SIGNING_SECRET", f"set, and it is {WEBHOOK_NAME!r}'s")
 
 
+def _database_url(settings: Settings, file_name: str, subject: str, missing: str, fix: str) -> str | Verdict:
+    """The shared Postgres, or the embedded SQLite file in the run folder; a file not made yet is a verdict
+    (the doctor never creates a database)."""
+    if settings.database_url:
+        return settings.database_url
+    path = (settings.run_dir / file_name).resolve()
+    if not path.is_file():
+        return failed("database", subject, f"{missing} at {path}", fix)
+    return f"sqlite:///{path}"
+
+
 def check_flows_database(doctor: Doctor) -> Verdict:
     """DBOS's own tables: there, and migrated to what this DBOS expects."""
-    settings = doctor.settings
     fix = "start `rpa worker` once: DBOS creates and migrates its tables when it launches"
-    if settings.database_url:
-        url = settings.database_url
-    else:
-        path = (settings.run_dir / "flows.sqlite").resolve()
-        if not path.is_file():
-            return failed("database", "flows", f"no flows database yet at {path}", fix)
-        url = f"sqlite:///{path}"
+    url = _database_url(doctor.settings, "flows.sqlite", "flows", "no flows database yet", fix)
+    if isinstance(url, Verdict):
+        return url
     engine = _engine(url, doctor.timeout)
     shown = _shown(url)
     try:
@@ -386,15 +392,10 @@ def check_flows_database(doctor: Doctor) -> Verdict:
 
 def check_run_store(doctor: Doctor) -> Verdict:
     """The run store's tables and every column this version reads."""
-    settings = doctor.settings
     fix = "start `rpa worker` once (or run `rpa flow list`): the run store creates and completes its tables"
-    if settings.database_url:
-        url = settings.database_url
-    else:
-        path = (settings.run_dir / "store.sqlite").resolve()
-        if not path.is_file():
-            return failed("database", "run store", f"no run store yet at {path}", fix)
-        url = f"sqlite:///{path}"
+    url = _database_url(doctor.settings, "store.sqlite", "run store", "no run store yet", fix)
+    if isinstance(url, Verdict):
+        return url
     engine = _engine(url, doctor.timeout)
     shown = _shown(url)
     try:
