@@ -388,8 +388,16 @@ class Panel:
         self._pool: ThreadPoolExecutor | None = None
         self._tickets: dict[int, tuple[float, TicketData]] = {}
         self._thumbs: OrderedDict[str, str | None] = OrderedDict()
+        self._shared = False
 
     # -- clients ----------------------------------------------------------------------------------
+    def share(self, toolkit: Toolkit, store: RunStore, client: DBOSClient) -> None:
+        """Use the clients ``rpa serve`` already has for its webhooks: one browser, one set of logged-in
+        sessions and one database pool per process. Their owner closes them, not the panel."""
+        with self._lock:
+            self._toolkit, self._store, self._client = toolkit, store, client
+            self._shared = True
+
     @property
     def store(self) -> RunStore:
         with self._lock:
@@ -424,6 +432,8 @@ class Panel:
             self._pool = self._toolkit = self._store = self._client = None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+        if self._shared:
+            return
         if toolkit is not None:
             toolkit.close()
         if store is not None:

@@ -324,7 +324,7 @@ def create_app(
     secret at each call instead of the settings' (a harness whose mock Zendesk makes a new webhook, and so a
     new secret, at each reset)."""
     current_secret = secret or _fixed(signing_secret(settings))
-    # The agents' Zendesk panel shares the server; its clients are built on its first call.
+    # The agents' Zendesk panel shares the server and, when the server has them, its clients.
     agents_panel = panel.Panel(settings)
     metrics_page = MetricsPage(settings)
 
@@ -336,6 +336,7 @@ def create_app(
             # Off the event loop: preparing the flows database may take a moment.
             clients = await asyncio.to_thread(_Clients, settings)
             work = clients.events.handle
+            agents_panel.share(clients.toolkit, clients.store, clients.client)
         intake = Intake(work)
         intake.start()
         app.state.intake = intake
