@@ -4,16 +4,18 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
+# The robots' default browser: the same Chromium built headless-only (half the CPU); the full one is for watching.
+HEADLESS_SHELL ?= /usr/lib/chromium/chromium-headless-shell
 # The multi-machine tests start a PostgreSQL server of their own from Debian's binaries.
 INITDB := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
 
 .PHONY: demo test lint bench install postgres clean
 
-install: $(CHROMIUM) $(STAMP)
+install: $(CHROMIUM) $(HEADLESS_SHELL) $(STAMP)
 
-$(CHROMIUM):
-	@echo "Installing Debian's chromium (once)..."
-	@apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+$(CHROMIUM) $(HEADLESS_SHELL):
+	@echo "Installing Debian's chromium and chromium-headless-shell (once)..."
+	@apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-headless-shell >/dev/null
 
 $(STAMP): pyproject.toml
 	@echo "Creating the virtualenv and installing the project (once)..."
@@ -37,7 +39,7 @@ lint: install
 	@$(VENV)/bin/mypy
 
 test: install postgres lint
-	@$(VENV)/bin/pytest -n 2
+	@$(VENV)/bin/pytest -n 4
 
 bench: install
 	@$(PY) -m flows.devtools.bench

@@ -168,10 +168,13 @@ def token_code(text: str) -> str | None:
 
 def mistype(code: str) -> str:
     """The code with its last character changed, as a customer copying it by hand might: into another
-    character AR's codes use, so the mistake looks like a code and only AR can tell it is wrong."""
+    character AR's codes use and of the same kind (a digit for a digit, a letter for a letter), so the
+    mistake still looks like a code (letters and a digit) and only AR can tell it is wrong."""
     last = code[-1].upper()
-    alphabet = TOKEN_ALPHABET if last in TOKEN_ALPHABET else "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-    changed = alphabet[(alphabet.index(last) + 1) % len(alphabet)] if last in alphabet else "X"
+    letters = "".join(c for c in TOKEN_ALPHABET if c.isalpha()) or "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    digits = "".join(c for c in TOKEN_ALPHABET if c.isdigit()) or "0123456789"
+    kind = digits if last.isdigit() else letters
+    changed = kind[(kind.index(last) + 1) % len(kind)] if last in kind else kind[0]
     return code[:-1] + changed
 
 
@@ -678,7 +681,7 @@ class CustomerSimulator:
             sms = (
                 self._newest_sms(state, say.ticket, script)
                 if reply.token == "retyped"
-                else await self._new_sms(state, say.ticket, script, after=say.at)
+                else await self._new_sms(state, say.ticket, script, after=say.at, grace=say.macro != CLARIFICATION_KEY)
             )
             if sms is None:
                 self._record(
@@ -732,16 +735,20 @@ class CustomerSimulator:
         inbox = [sms for sms in state.sms.get(self._line(ticket, script), []) if sms.sender == TOKEN_SENDER]
         return inbox[-1] if inbox else None
 
-    async def _new_sms(self, state: WorldState, ticket: Ticket, script: CustomerScript, after: datetime) -> Sms | None:
+    async def _new_sms(
+        self, state: WorldState, ticket: Ticket, script: CustomerScript, after: datetime, *, grace: bool = True
+    ) -> Sms | None:
         """The newest SMS from 7371 on the line not answered yet, waiting for it up to ``sms_wait_seconds``.
 
-        Told that a code is on its way, a person who only has an older unanswered SMS gives the new
-        one a moment (``FRESH_SMS_GRACE_SECONDS``) to arrive before typing the older code.
+        Told that a code is on its way (a token macro), a person who only has an older unanswered SMS
+        gives the new one a moment (``FRESH_SMS_GRACE_SECONDS``) to arrive before typing the older code.
+        Reminded to send the code she has (a clarification, ``grace=False``), she types it at once: no new
+        SMS is coming, and waiting for one would only eat into the robot's wait on a busy machine.
         """
         line = self._line(ticket, script)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + script.sms_wait_seconds
-        patience = loop.time() + FRESH_SMS_GRACE_SECONDS
+        patience = loop.time() + (FRESH_SMS_GRACE_SECONDS if grace else 0.0)
         while True:
             if not self._current(state):
                 return None

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from playwright.async_api import Page
 
-from pages.base import ConsolePage
+from pages.base import ConsolePage, joined_texts, label_values
 
 
 @dataclass
@@ -49,6 +49,15 @@ class ARPage(ConsolePage):
         # state screen
         self.query_button = page.get_by_role("button", name="Consultar")
         self.state_table = page.get_by_role("table", name="Estado de migración")
+        # What each screen's answer is read from, in one round trip. The answer to "Migrar" reads the
+        # result table itself too, so that its rows can be told from the pre-analysis's.
+        self.migration_screen = self.migration_form.or_(self.alert).or_(self.plan_select.locator("option"))
+        self.outcome_screen = (
+            self.alert.or_(self.status)
+            .or_(self.result_table)
+            .or_(self.result_table.get_by_role("row"))
+            .or_(self.preanalysis_table.get_by_role("row"))
+        )
 
     # -- token ---------------------------------------------------------------------------------
     async def generate_token(self, line: str) -> None:
@@ -59,9 +68,8 @@ class ARPage(ConsolePage):
 
     async def read_token_confirmation(self) -> dict[str, str]:
         """The 'Token generado' table as label -> value; empty when AR answered with an alert."""
-        either = self.token_table.or_(self.alert)
-        await self._guarded("waiting for the token confirmation", lambda: either.first.wait_for())
-        return await self.read_fields(self.token_table, "reading the token confirmation")
+        fields, _ = await self.read_fields_or_alert(self.token_table, "the token confirmation")
+        return fields
 
     # -- migration -----------------------------------------------------------------------------
     async def open_migration(self, line: str) -> None:
@@ -72,11 +80,12 @@ class ARPage(ConsolePage):
     async def offered_plans(self) -> list[str] | None:
         """The plans in the form's select (Scoring's), or None when AR showed an alert instead of the form."""
         either = self.migration_form.or_(self.alert)
-        await self._guarded("waiting for the migration form", lambda: either.first.wait_for())
-        if not await self._guarded("looking for the migration form", lambda: self.migration_form.count()):
+        shown = await self.read_shown(
+            self.migration_screen, "the migration form", until=("form", "alert"), awaited=either
+        )
+        if not any(s.role == "form" for s in shown):
             return None
-        options = self.plan_select.locator("option")
-        return [t.strip() for t in await self._guarded("reading the plans", lambda: options.all_inner_texts())]
+        return [s.text.strip() for s in shown if s.role == "option"]
 
     async def fill_migration(
         self, line: str, token: str, plan: str, city: str, billing_address: str, email: str | None = None
@@ -96,12 +105,16 @@ class ARPage(ConsolePage):
     async def read_outcome(self) -> MigrationScreen:
         """AR's answer to "Migrar": the success tables, or an alert (with its pre-analysis when it ran)."""
         either = self.result_table.or_(self.alert)
-        await self._guarded("waiting for the migration answer", lambda: either.first.wait_for())
+        shown = await self.read_shown(
+            self.outcome_screen, "the migration answer", until=("table", "alert"), awaited=either
+        )
+        tables = {i for i, s in enumerate(shown) if s.role == "table"}
+        rows = [s for s in shown if s.role == "row"]
         return MigrationScreen(
-            alert=await self.alert_text(),
-            status=await self.status_text(),
-            result=await self.read_fields(self.result_table, "reading the migration result"),
-            preanalysis=await self.read_fields(self.preanalysis_table, "reading AR's pre-analysis"),
+            alert=joined_texts([s.text for s in shown if s.role == "alert"]),
+            status=joined_texts([s.text for s in shown if s.role == "status"]),
+            result=label_values([s.text for s in rows if s.inside in tables]),
+            preanalysis=label_values([s.text for s in rows if s.inside not in tables]),
         )
 
     # -- state ---------------------------------------------------------------------------------
@@ -113,6 +126,5 @@ class ARPage(ConsolePage):
 
     async def read_migration_state(self) -> dict[str, str]:
         """The 'Estado de migración' table as label -> value; empty when AR answered with an alert."""
-        either = self.state_table.or_(self.alert)
-        await self._guarded("waiting for the migration state", lambda: either.first.wait_for())
-        return await self.read_fields(self.state_table, "reading the migration state")
+        fields, _ = await self.read_fields_or_alert(self.state_table, "the migration state")
+        return fields

@@ -3,13 +3,19 @@
 All consoles here are server-rendered: a click on a form's button loads a new document. Each navigation
 is checked the same way: a 5xx or maintenance answer is ``PortalUnavailable``, landing on the login page
 when we did not ask for it is ``SessionExpired``. Playwright's exceptions never leave this layer.
+
+Each exchange with the browser costs a round trip, whatever it does, so a screen's answer (its table, its
+alerts, its status line) is read in one evaluation (``read_shown``), and waited for only when the console
+has not drawn it yet or a system notice covers it: a server-rendered screen is complete once its
+navigation ends, and a wait before every read would double the cost of reading.
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -30,6 +36,42 @@ T = TypeVar("T")
 _UNREACHABLE = re.compile(
     r"net::ERR_(CONNECTION_REFUSED|CONNECTION_RESET|EMPTY_RESPONSE|ADDRESS_UNREACHABLE|CONNECTION_CLOSED)"
 )
+
+
+#: Each element as (its ARIA role, its inner text, the index of the nearest element of the same read that
+#: contains it or -1). The role is the element's own ``role`` or the one its tag implies for the elements
+#: the consoles show; other tags stand for themselves.
+_SHOWN = """elements => elements.map(element => {
+  const implicit = {TR: 'row', TABLE: 'table', FORM: 'form', OPTION: 'option', DIALOG: 'dialog', IFRAME: 'iframe'};
+  let inside = -1;
+  for (let up = element.parentElement; up && inside < 0; up = up.parentElement) inside = elements.indexOf(up);
+  const role = element.getAttribute('role') || implicit[element.tagName] || element.tagName.toLowerCase();
+  return [role, element.innerText ?? '', inside];
+})"""
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One element of a screen, as ``ConsolePage.read_shown`` read it."""
+
+    role: str
+    text: str
+    #: Index, in the same read, of the nearest element that contains this one; None when none does.
+    inside: int | None = None
+
+
+def label_values(rows: list[str]) -> dict[str, str]:
+    """The inner texts of a two-column table's rows (header cell, value cell) as label -> value."""
+    fields = {}
+    for text in rows:
+        label, _, value = text.partition("\t")
+        fields[label.strip()] = value.strip()
+    return fields
+
+
+def joined_texts(texts: list[str]) -> str:
+    """Texts each with its spaces collapsed, joined; empty when all are blank (how alerts are read)."""
+    return " ".join(" ".join(text.split()) for text in texts if text.strip())
 
 
 @contextlib.asynccontextmanager
@@ -129,12 +171,52 @@ class ConsolePage:
 
     async def read_fields(self, table: Locator, doing: str) -> dict[str, str]:
         """A two-column table (header cell, value cell) as label -> value, read in one round trip."""
-        texts = await self._guarded(doing, lambda: table.get_by_role("row").all_inner_texts())
-        fields = {}
-        for text in texts:
-            label, _, value = text.partition("\t")
-            fields[label.strip()] = value.strip()
-        return fields
+        return label_values(await self._guarded(doing, lambda: table.get_by_role("row").all_inner_texts()))
+
+    async def read_shown(
+        self,
+        parts: Locator,
+        what: str,
+        *,
+        until: Collection[str] | None = None,
+        awaited: Locator | None = None,
+        notice: bool = True,
+    ) -> list[Shown]:
+        """Every element ``parts`` matches on the screen now, in document order, in one round trip.
+
+        A screen is ready once it shows an element of one of the roles in ``until`` (any element when
+        None). One that is not ready yet (a console drawing late) is waited for, as is one the system
+        notice covers (``notice``: the wait lets the notice handler close it, as any action would): then
+        ``awaited`` (``parts`` when None) shows up, and the screen is read again. Server-rendered
+        screens are complete when their navigation ends, so usually the first read is the only one.
+        """
+        seen = parts.or_(self.notice_dialog) if notice else parts
+
+        async def read() -> list[Shown]:
+            found = await seen.evaluate_all(_SHOWN)
+            return [Shown(role, text, None if inside < 0 else inside) for role, text, inside in found]
+
+        shown = await self._guarded(f"reading {what}", read)
+        # The notice is the one dialog a read can meet: parts never are dialogs.
+        drawn = any(s.role != "dialog" and (until is None or s.role in until) for s in shown)
+        covered = any(s.role == "dialog" for s in shown)
+        if drawn and not covered:
+            return shown
+        target = (awaited or parts).first
+        await self._guarded(f"waiting for {what}", lambda: target.wait_for())
+        return await self._guarded(f"reading {what}", read)
+
+    async def read_fields_or_alert(
+        self, table: Locator, what: str, *, awaited: Locator | None = None
+    ) -> tuple[dict[str, str], str]:
+        """A two-column table as label -> value (empty when not shown), and what the screen's alerts say,
+        read together in one round trip; waits for either (or ``awaited``) when neither is drawn yet."""
+        rows = table.get_by_role("row")
+        shown = await self.read_shown(rows.or_(self.alert), what, awaited=awaited or table.or_(self.alert))
+        return (
+            label_values([s.text for s in shown if s.role == "row"]),
+            joined_texts([s.text for s in shown if s.role == "alert"]),
+        )
 
     async def alert_text(self) -> str:
         """What the screen's alerts say, each with its spaces collapsed, joined; empty when it shows none.
@@ -148,8 +230,7 @@ class ConsolePage:
         return await self._texts(self.status, "reading the status message")
 
     async def _texts(self, locator: Locator, doing: str) -> str:
-        texts = await self._guarded(doing, lambda: locator.all_inner_texts())
-        return " ".join(" ".join(text.split()) for text in texts if text.strip())
+        return joined_texts(await self._guarded(doing, lambda: locator.all_inner_texts()))
 
     async def screenshot(self) -> bytes:
         """A PNG of the whole screen as the agent would see it."""

@@ -84,8 +84,13 @@ class ContratoPage(ConsolePage):
 
     async def read_contract(self) -> dict[str, str]:
         """The "Datos del contrato" table as label -> value."""
-        await self._guarded("waiting for the contract", lambda: self.contract_table.wait_for())
-        return await self.read_fields(self.contract_table, "reading the contract")
+        fields, _ = await self.read_contract_or_alert()
+        return fields
+
+    async def read_contract_or_alert(self) -> tuple[dict[str, str], str]:
+        """The "Datos del contrato" table as label -> value, with what the screen's alerts say (a refused
+        form, an unknown contract), read together; an alert shown instead is not waited out."""
+        return await self.read_fields_or_alert(self.contract_table, "the contract", awaited=self.contract_table)
 
     async def print_pdf(self) -> DownloadedFile:
         """Press "Imprimir contrato" on an open contract and take the PDF it downloads."""
@@ -108,7 +113,8 @@ class ContratoPage(ConsolePage):
         download: asyncio.Future[Download] = asyncio.ensure_future(self.page.wait_for_event("download"))
         try:
             response = await self._guarded(doing, click)
-            content_type = await self._guarded(doing, lambda: response.header_value("content-type"))
+            # The headers the answer arrived with carry its type; asking for the final ones costs a round trip.
+            content_type = response.headers.get("content-type")
             if "application/pdf" not in (content_type or ""):
                 await self._guarded(doing, lambda: self.page.wait_for_url(response.url))
                 self._check_document(response, doing)
@@ -138,9 +144,8 @@ class ContratoPage(ConsolePage):
 
     async def _read_rows(self, table: Locator, what: str) -> list[dict[str, str]]:
         """A table with a header row, as one dict per row, read in one round trip."""
-        await self._guarded(f"waiting for {what}", lambda: table.wait_for())
-        texts = await self._guarded(f"reading {what}", lambda: table.get_by_role("row").all_inner_texts())
-        header, *rows = [[cell.strip() for cell in text.split("\t")] for text in texts]
+        shown = await self.read_shown(table.get_by_role("row"), what, awaited=table)
+        header, *rows = [[cell.strip() for cell in s.text.split("\t")] for s in shown if s.role == "row"]
         return [dict(zip(header, row, strict=False)) for row in rows]
 
     async def open_task(self, task_number: str) -> None:
@@ -148,8 +153,13 @@ class ContratoPage(ConsolePage):
 
     async def read_task(self) -> dict[str, str]:
         """The "Detalle de la tarea" table as label -> value."""
-        await self._guarded("waiting for the task", lambda: self.task_table.wait_for())
-        return await self.read_fields(self.task_table, "reading the task")
+        fields, _ = await self.read_task_or_alert()
+        return fields
+
+    async def read_task_or_alert(self) -> tuple[dict[str, str], str]:
+        """The "Detalle de la tarea" table as label -> value, with what the screen's alerts say, read
+        together; an alert shown instead is not waited out."""
+        return await self.read_fields_or_alert(self.task_table, "the task", awaited=self.task_table)
 
     async def answer_task(self, task_number: str, kind: str, file: str | Path | FilePayload) -> None:
         """Answer an observed task with the document it asks for ("Responder tarea")."""

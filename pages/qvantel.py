@@ -13,7 +13,7 @@ from urllib.parse import urlencode, urlsplit
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Frame, Page, Response
 
-from pages.base import ConsolePage
+from pages.base import ConsolePage, label_values
 from pages.errors import PortalUnavailable, SessionExpired, UnexpectedScreen
 
 
@@ -32,6 +32,11 @@ class QvantelPage(ConsolePage):
         sheet_document = self.sheet.content_frame
         self.sheet_table = sheet_document.get_by_role("table", name="Datos de la línea")
         self.sheet_alert = sheet_document.get_by_role("alert")
+        # The sheet's rows and its alert, read together inside the frame (an "or" is resolved in one
+        # document, so it is built from the frame's side).
+        self.sheet_contents = sheet_document.locator(
+            page.get_by_role("table", name="Datos de la línea").get_by_role("row").or_(page.get_by_role("alert"))
+        )
         self.confirm_link = page.get_by_role("link", name="Confirmar registro")
         # Televentas Digital
         self.holder_ci_input = page.get_by_label("CI del titular")
@@ -56,14 +61,15 @@ class QvantelPage(ConsolePage):
     async def read_line(self) -> dict[str, str] | None:
         """The framed sheet "Datos de la línea" as label -> value, or None when the console says the line
         does not exist."""
-        await self._guarded("waiting for the line view", lambda: self.sheet.or_(self.alert).first.wait_for())
-        if await self._guarded("looking for an alert", lambda: self.alert.count()):
+        view = await self.read_shown(self.sheet.or_(self.alert), "the line view")
+        if any(s.role == "alert" for s in view):
             return None
         await self._check_sheet_document()
-        either = self.sheet_table.or_(self.sheet_alert)
-        await self._guarded("waiting for the line sheet", lambda: either.first.wait_for())
-        fields = await self.read_fields(self.sheet_table, "reading the line sheet")
-        return fields or None
+        # The notice covers the main document, not the sheet; ``screenshot`` waits for it to close.
+        sheet = await self.read_shown(
+            self.sheet_contents, "the line sheet", awaited=self.sheet_table.or_(self.sheet_alert), notice=False
+        )
+        return label_values([s.text for s in sheet if s.role == "row"]) or None
 
     async def confirm_registration(self, holder_ci: str, acmo: str) -> None:
         """From a pending line's view, fill Televentas Digital with the holder's CI and the ACMO and send it."""
@@ -81,14 +87,30 @@ class QvantelPage(ConsolePage):
     # -- helpers ------------------------------------------------------------------------------
     async def _check_sheet_document(self) -> None:
         doing = "loading the line sheet"
-        frame = await self._sheet_frame(doing)
+        frame = self._answered_sheet_frame() or await self._sheet_frame(doing)
         await self._guarded(doing, lambda: frame.wait_for_load_state())
-        answer = self._sheet_answer
-        if answer is not None and answer.frame == frame and answer.status >= 500:
+        answer = self._sheet_answer if self._sheet_answer and self._sheet_answer.frame == frame else None
+        if answer is not None and answer.status >= 500:
             kind = "maintenance" if answer.status == 503 else f"HTTP {answer.status}"
             raise PortalUnavailable(f"{kind} in the line sheet", portal=self.portal)
-        if urlsplit(frame.url).path.rstrip("/") == self.login_path.rstrip("/"):
+        # The answer's address tells a login page even before the frame shows it.
+        if any(
+            urlsplit(url).path.rstrip("/") == self.login_path.rstrip("/")
+            for url in (frame.url, answer.url if answer else "")
+        ):
             raise SessionExpired("the line sheet was sent back to the login page", portal=self.portal)
+
+    def _answered_sheet_frame(self) -> Frame | None:
+        """The sheet's frame, known without asking the browser: the line view's only frame, when the
+        document it holds is the last one the sheet was answered with."""
+        answer = self._sheet_answer
+        children = self.page.main_frame.child_frames
+        if answer is None or len(children) != 1:
+            return None
+        with contextlib.suppress(PlaywrightError):
+            if answer.frame == children[0] and not answer.frame.is_detached():
+                return answer.frame
+        return None
 
     async def _sheet_frame(self, doing: str) -> Frame:
         handle = await self._guarded(doing, lambda: self.sheet.element_handle())

@@ -306,10 +306,10 @@ class ContratoRobot(ConsoleRobot[ContratoPage]):
             for backup in request.backups:
                 await console.attach_backup(backup.kind.label, backup.payload())
             await console.save()
-            refused = await console.alert_text()
+            fields, refused = await console.read_contract_or_alert()
             if refused:
                 raise RuleRefused(mask_text(refused), portal=self.portal)
-            return await console.read_contract(), await console.screenshot()
+            return fields, await console.screenshot()
 
         fields, shot = self._run(work)
         number = _field(fields, "Número de contrato", self.portal)
@@ -380,10 +380,9 @@ class ContratoRobot(ConsoleRobot[ContratoPage]):
                         portal=self.portal,
                     )
                 await console.send_to_analysis()
-                refused = await console.alert_text()
+                fields, refused = await console.read_contract_or_alert()
                 if refused:
                     raise RuleRefused(mask_text(refused), portal=self.portal)
-                fields = await console.read_contract()
             return fields, await console.screenshot()
 
         fields, shot = self._run(work)
@@ -451,10 +450,10 @@ class ContratoRobot(ConsoleRobot[ContratoPage]):
                     f"task {number} is {status.value}: only a fixable task takes a reply", portal=self.portal
                 )
             await console.answer_task(number, request.backup.kind.label, request.backup.payload())
-            refused = await console.alert_text()
+            fields, refused = await console.read_task_or_alert()
             if refused:
                 raise RuleRefused(mask_text(refused), portal=self.portal)
-            return await console.read_task()
+            return fields
 
         return self._answer(number, self._run(work))
 
@@ -471,10 +470,9 @@ class ContratoRobot(ConsoleRobot[ContratoPage]):
                         f"task {number} is {status.value}: only an observed task can be dismissed", portal=self.portal
                     )
                 await console.complete_as_dismissed(number, request.reason)
-                refused = await console.alert_text()
+                fields, refused = await console.read_task_or_alert()
                 if refused:
                     raise RuleRefused(mask_text(refused), portal=self.portal)
-                fields = await console.read_task()
             return fields, await console.screenshot()
 
         fields, shot = self._run(work)
@@ -501,17 +499,17 @@ class ContratoRobot(ConsoleRobot[ContratoPage]):
 
     async def _open_contract(self, console: ContratoPage, number: str) -> dict[str, str]:
         await console.open_contract(number)
-        missing = await console.alert_text()
+        fields, missing = await console.read_contract_or_alert()
         if missing:
             raise RecordNotFound(f"no contract {number} in Contrato Digital", portal=self.portal)
-        return await console.read_contract()
+        return fields
 
     async def _open_task(self, console: ContratoPage, number: str) -> dict[str, str]:
         await console.open_task(number)
-        missing = await console.alert_text()
+        fields, missing = await console.read_task_or_alert()
         if missing:
             raise RecordNotFound(f"no task {number} in the task inbox", portal=self.portal)
-        return await console.read_task()
+        return fields
 
     def _contract_state(self, fields: dict[str, str]) -> ContractState:
         label = fields.get("Estado", "")

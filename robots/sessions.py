@@ -130,7 +130,7 @@ class BrowserHost:
                     # A browser that does not start is the machinery failing (a full disk, a busy machine):
                     # retried like a console that does not answer, never a flow's unexplained error.
                     raise PortalUnavailable(f"Chromium did not start: {str(exc).splitlines()[0]}") from exc
-                logger.debug("chromium launched from {}", self.options.executable_path)
+                logger.debug("chromium launched from {}", self.options.executable())
             return self._browser
 
     async def new_context(self, **kwargs: Any) -> BrowserContext:

@@ -4,7 +4,7 @@ The mock servers start once per test session on free ports; ``world`` resets the
 each test that asks for it. pytest-playwright's own ``browser``/``context``/``page`` fixtures launch the
 same Debian Chromium the robots use.
 
-Under pytest-xdist (``make test`` runs ``-n 2``) every worker is a test session of its own: its own mock
+Under pytest-xdist (``make test`` runs ``-n 4``) every worker is a test session of its own: its own mock
 servers, its own Chromium, its own temporary folders; nothing here writes to a fixed path or port.
 """
 
@@ -140,3 +140,30 @@ def console_robot(browser_host, access) -> Iterator[Callable[..., Any]]:
 @pytest.fixture
 def zendesk_policy():
     return zendesk_call(FAST_RETRIES)
+
+
+#: The longest tests (``pytest --durations``), started first: with ``-n`` free workers take the next
+#: tests in this order (pyproject's ``--dist load --maxschedchunk 2``), so a minute-long test never
+#: starts last and runs alone. Listed by file; the rest keep their collection order.
+LONGEST_FIRST = (
+    "tests/flows/engine/test_crash_matrix.py",
+    "tests/flows/devtools/test_demo.py",
+    "tests/flows/reporting/test_report.py",
+    "tests/flows/engine/test_upgrade.py",
+    "tests/flows/interfaces/test_flow_commands.py",
+    "tests/flows/devtools/test_bench.py",
+    "tests/flows/engine/test_many_workers.py",
+    "tests/flows/engine/test_worker_stop.py",
+    "tests/flows/engine/test_worker_leases.py",
+    "tests/flows/engine/test_crash_recovery.py",
+    "tests/flows/interfaces/test_doctor.py",
+    "tests/flows/interfaces/test_cli.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order within a file and among the rest is kept

@@ -400,10 +400,25 @@ class ScenarioResult(BaseModel):
     outcome: str | None
     failures: list[str]
     seconds: float
+    #: What the simulated customer did on the ticket (``customer_did``), kept when the scenario failed.
+    customer: str | None = None
 
     @property
     def passed(self) -> bool:
         return not self.failures
+
+
+def customer_did(world_json: dict, ticket: int) -> str:
+    """What the simulated customer and reviewer did on the ticket, in order: the first thing to read when
+    a scenario fails (did she answer, and to which message)."""
+    acts = [
+        f"{entry.get('macro') or '-'}#{entry.get('occurrence') or 1} {entry['action']}"
+        + (f" ({entry['detail']})" if entry.get("detail") else "")
+        + f" at {str(entry.get('at', ''))[11:23]}"
+        for entry in world_json.get("records", {}).get("customer", [])
+        if entry.get("ticket") == ticket
+    ]
+    return "the simulated customer: " + ("; ".join(acts) if acts else "did nothing")
 
 
 def run_scenario(
@@ -425,7 +440,8 @@ def run_scenario(
     except TimeoutError:
         status = f"still running after {timeout:.0f} s"
     run = worker.store.flow(flow_id)
-    failures = check(exp, world(), run)
+    world_json = world()
+    failures = check(exp, world_json, run)
     if status != "SUCCESS":
         failures.insert(0, f"flow {flow_id} {status}" + (f": {run.error}" if run and run.error else ""))
     return ScenarioResult(
@@ -434,6 +450,7 @@ def run_scenario(
         outcome=run.outcome if run else None,
         failures=failures,
         seconds=time.monotonic() - began,
+        customer=customer_did(world_json, exp.ticket) if failures else None,
     )
 
 
@@ -740,7 +757,8 @@ def junit_xml(results: list[ScenarioResult]) -> ET.ElementTree:
                     case, "failure", message=clean("; ".join(r.failures)), type="expectations not met"
                 )
                 failure.text = clean("\n".join(r.failures))
-            ET.SubElement(case, "system-out").text = clean(f"ticket {r.ticket}, outcome {r.outcome or '-'}")
+            out = f"ticket {r.ticket}, outcome {r.outcome or '-'}" + (f"\n{r.customer}" if r.customer else "")
+            ET.SubElement(case, "system-out").text = clean(out)
     tree = ET.ElementTree(root)
     ET.indent(tree)
     return tree
@@ -757,6 +775,8 @@ def results_table(results: list[ScenarioResult]) -> Table:
     table.add_column("seconds", justify="right", no_wrap=True)
     for r in results:
         verdict = Text("met", style="green") if r.passed else Text("\n".join(r.failures), style="red")
+        if r.customer:
+            verdict.append(f"\n{r.customer}", style="dim")
         cells: list[str | Text] = [r.name, *([r.source] if several_sources else []), r.outcome or "-", verdict]
         cells.append(f"{r.seconds:.1f}")
         table.add_row(*cells)

@@ -170,8 +170,8 @@ class Doctor:
 # The checks
 # ---------------------------------------------------------------------------------------------
 def check_chromium(doctor: Doctor) -> Verdict:
-    executable = doctor.settings.browser.executable_path
-    fix = f"install Debian's chromium or set RPA_BROWSER__EXECUTABLE_PATH (now {executable})"
+    executable = doctor.settings.browser.executable()
+    fix = f"install Debian's chromium-headless-shell or set RPA_BROWSER__EXECUTABLE_PATH (now {executable})"
     if not Path(executable).is_file():
         return failed("chromium", "browser", f"no browser at {executable}", fix)
     try:

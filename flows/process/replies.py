@@ -975,7 +975,9 @@ def _plausible_code(value: str, fmt: TokenFormat, alphabet: frozenset[str]) -> b
     split = re.fullmatch(r"([A-Z]+)(\d+)|(\d+)([A-Z]+)", value)
     if split:
         word = (split.group(1) or split.group(4)).lower()
-        if word in _NOT_CODES or _squeeze(word) in _NOT_CODES:
+        # A single letter stuck to the digits is part of the code ("65583K"): AR's codes end or start
+        # with one letter as often as any other, and WhatsApp's "k", "q" or "x" stand alone.
+        if len(word) > 1 and (word in _NOT_CODES or _squeeze(word) in _NOT_CODES):
             return False
     return True
 

@@ -73,7 +73,7 @@ def test_scenario(name, catalogue_worker, load_scenario, world_state):
     worker = catalogue_worker
     result = run_scenario(name, scenario, worker=worker,
                           reset=lambda spec: load_scenario(copy.deepcopy(spec)), world=world_state, timeout=90)
-    assert result.failures == [], f"{name}: {result.failures}"
+    assert result.failures == [], f"{name}: {result.failures}; {result.customer}"
 
 
 # -- check ------------------------------------------------------------------------------------------
