@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
     insert,
     inspect,
     select,
@@ -255,6 +256,12 @@ class RunStore:
         with self.engine.connect() as db:
             row = db.execute(select(flow_runs).where(flow_runs.c.flow_id == flow_id)).mappings().first()
         return FlowRun(**row) if row else None
+
+    def state_counts(self) -> dict[str, int]:
+        """How many flows the store holds in each state, counted by the database (all of them)."""
+        with self.engine.connect() as db:
+            rows = db.execute(select(flow_runs.c.state, func.count()).group_by(flow_runs.c.state))
+            return {state: count for state, count in rows}
 
     def flows(self, limit: int = 200) -> list[FlowRun]:
         with self.engine.connect() as db:

@@ -122,10 +122,15 @@ def write_quietly(settings: Settings, flow_id: str, store: RunStore | None = Non
         return None
 
 
+#: Runs listed in the index, newest first. It is rewritten at every flow's end, so it must not grow with
+#: the store: a deployment ends hundreds of flows a day, and each would otherwise render all of them.
+INDEX_RUNS = 500
+
+
 def write_index(settings: Settings, store: RunStore) -> Path:
     folder = reports_dir(settings)
     rows: list[dict[str, Any]] = []
-    for run in store.flows(limit=100_000):
+    for run in store.flows(limit=INDEX_RUNS):
         report = report_file(settings, run.flow_id)
         rows.append(
             {
@@ -138,10 +143,14 @@ def write_index(settings: Settings, store: RunStore) -> Path:
             }
         )
     counts: dict[str, int] = defaultdict(int)
-    for row in rows:
-        counts[row["state"]["label"]] += 1
+    for state, count in store.state_counts().items():
+        counts[labels.state(state)["label"]] += count
     page = _templates.get_template("index.html").render(
-        rows=rows, counts=dict(counts), generated=_when(_now()), folder=str(folder.resolve())
+        rows=rows,
+        counts=dict(counts),
+        total=sum(counts.values()),
+        generated=_when(_now()),
+        folder=str(folder.resolve()),
     )
     path = folder / "index.html"
     assets.write_atomically(path, page)

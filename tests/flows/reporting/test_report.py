@@ -190,3 +190,25 @@ def test_a_failed_flow_report_shows_the_error_the_step_and_its_trace(load_scenar
 
     index = (path.parent / "index.html").read_text(encoding="utf-8")
     assert f'id="run-{flow_id}"' in index and "falló" in index
+
+
+def test_the_index_lists_the_newest_runs_and_counts_them_all(flow_settings, monkeypatch):
+    """The index is rewritten at every flow's end: it lists the newest runs only, and counts every run
+    by state in the database, so its cost does not grow with the store."""
+    from flows.engine.run_store import RunState, RunStore
+
+    monkeypatch.setattr(report, "INDEX_RUNS", 2)
+    store = RunStore(flow_settings.store_url())
+    try:
+        for ticket in (7001, 7002, 7003):
+            store.flow_started(f"migration-{ticket}", ticket, "migration")
+        store.update_flow("migration-7001", state=RunState.ENDED.value)
+        path = report.write_index(flow_settings, store)
+    finally:
+        store.dispose()
+    html = path.read_text(encoding="utf-8")
+    listed = set(re.findall(r"migration-700\d", html))
+    assert listed == {"migration-7002", "migration-7003"}, listed
+    assert "3 flujos en el registro" in html and "los 2 más recientes" in html
+    running, done = report.labels.state(RunState.RUNNING.value)["label"], report.labels.state(RunState.ENDED.value)["label"]
+    assert f"{running}: 2" in html and f"{done}: 1" in html
