@@ -151,11 +151,6 @@ class ContratoPage(ConsolePage):
     async def open_task(self, task_number: str) -> None:
         await self.open(f"/tareas/{quote(task_number)}", f"opening task {task_number}")
 
-    async def read_task(self) -> dict[str, str]:
-        """The "Detalle de la tarea" table as label -> value."""
-        fields, _ = await self.read_task_or_alert()
-        return fields
-
     async def read_task_or_alert(self) -> tuple[dict[str, str], str]:
         """The "Detalle de la tarea" table as label -> value, with what the screen's alerts say, read
         together; an alert shown instead is not waited out."""

@@ -414,9 +414,11 @@ def _pss(pid: int) -> int:
 
 
 def _cpu_seconds(pid: int) -> float:
+    """The process's CPU seconds and those of its children it has reaped: a renderer or a browser that
+    exits inside a window keeps counting, through its parent, after it is gone from ``/proc``."""
     try:
         fields = _stat_fields(pid)
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        return sum(int(fields[k]) for k in (11, 12, 13, 14)) / CLOCK_TICKS
     except (OSError, IndexError, ValueError):
         return 0.0
 

@@ -20,10 +20,11 @@ import bisect
 import json
 import threading
 from collections import defaultdict
+from datetime import datetime
 
 from loguru import logger
 from prometheus_client.utils import floatToGoString
-from sqlalchemy import Column, DateTime, Engine, Float, MetaData, String, Table, insert, select, update
+from sqlalchemy import Column, Connection, DateTime, Engine, Float, MetaData, String, Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from flows.engine.databases import create_tables, store_engine
@@ -140,16 +141,7 @@ class ProcessMetrics:
         missing: list[tuple[tuple[str, str], float]] = []
         with self.engine.begin() as db:
             for (name, labels), amount in taken.items():
-                added = db.execute(
-                    update(counters)
-                    .where(
-                        (counters.c.executor_id == self.executor_id)
-                        & (counters.c.name == name)
-                        & (counters.c.labels == labels)
-                    )
-                    .values(value=counters.c.value + amount, updated_at=now)
-                ).rowcount
-                if not added:
+                if not self._add(db, name, labels, amount, now):
                     missing.append(((name, labels), amount))
         for (name, labels), amount in missing:
             try:
@@ -162,15 +154,13 @@ class ProcessMetrics:
             except IntegrityError:
                 # Another process of this executor made the row meanwhile: add to it.
                 with self.engine.begin() as db:
-                    db.execute(
-                        update(counters)
-                        .where(
-                            (counters.c.executor_id == self.executor_id)
-                            & (counters.c.name == name)
-                            & (counters.c.labels == labels)
-                        )
-                        .values(value=counters.c.value + amount, updated_at=now)
-                    )
+                    self._add(db, name, labels, amount, now)
+
+    def _add(self, db: Connection, name: str, labels: str, amount: float, now: datetime) -> bool:
+        """Add to this executor's row of the counter; False when it has no row yet."""
+        row = (counters.c.executor_id == self.executor_id) & (counters.c.name == name) & (counters.c.labels == labels)
+        changed = db.execute(update(counters).where(row).values(value=counters.c.value + amount, updated_at=now))
+        return bool(changed.rowcount)
 
     def _flush_every(self) -> None:
         while not self._stopped.wait(self.settings.metrics_flush_seconds):

@@ -107,9 +107,9 @@ def test_tasks_inbox_reply_and_dismiss(browser_host, contrato_url):
         observed = await console.read_tasks()
         task = sent["Tarea de análisis"]
         await console.answer_task(task, "Aceptación T&C", payload("acepto.png"))
-        rejected = await console.read_task()
+        rejected = (await console.read_task_or_alert())[0]
         await console.complete_as_dismissed(task, "Scoring insuficiente para el plan")
-        dismissed = await console.read_task()
+        dismissed = (await console.read_task_or_alert())[0]
         await console.open_contract(fields["Número de contrato"])
         return fields, sent, observed, rejected, dismissed, await console.read_contract()
 
