@@ -45,13 +45,15 @@ def test_only_an_expired_lease_is_taken_over_and_by_one_worker(store_url):
     taken: list[str] = []
     lost: list[str] = []
     silent = lease_of(store, "machine-a", 0.3, taken, lost)
-    store.claim_lease(silent.name, "machine-a", 0.3)
+    # Current for as long as a loaded machine needs to reach the first check; then it runs out at once.
+    store.claim_lease(silent.name, "machine-a", 30)
     first, second = (lease_of(store, name, 30, taken, lost) for name in ("machine-b", "machine-c"))
     for live in (first, second):
         store.claim_lease(live.name, live.executor_id, 30)
 
     assert first.take_over_dead_workers() == [], "a lease still current is never taken over"
-    time.sleep(0.4)
+    store.claim_lease(silent.name, "machine-a", 0.05)  # its last renewal, before it fell silent
+    time.sleep(0.2)
     both = threading.Barrier(2)
 
     def take(live: WorkerLease) -> list[str]:
